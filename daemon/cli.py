@@ -1,0 +1,129 @@
+"""The ``inbox-ocr`` command: run, check-config, ocr.
+
+Exit codes (daemon.errors.ExitCode): 0 ok, 1 failed, 2 bad config, 3 start-up failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from daemon import __version__, audit
+from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
+from daemon.errors import ConfigError, ExitCode, InboxOcrError
+from daemon.ocr import engine_factory
+from daemon.service import Service, make_corrector
+from daemon.split import SplitLimits, open_pages
+
+DEFAULT_CONFIG = Path("/etc/inbox-ocr/inbox-ocr.toml")
+
+
+def _config_path(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    env = os.environ.get(ENV_CONFIG_FILE)
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inbox-ocr",
+        description="Watch a scanner inbox, OCR each file, correct it, write text and JSON "
+        "to an outbox.",
+    )
+    parser.add_argument("--version", action="version", version=f"inbox-ocr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    config_help = f"config file (default: ${ENV_CONFIG_FILE} or {DEFAULT_CONFIG})"
+
+    run = sub.add_parser("run", help="run the daemon in the foreground")
+    run.add_argument("--config", help=config_help)
+    run.add_argument("--oneshot", action="store_true",
+                     help="process what is in the inbox, then exit (0 when drained)")
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("--config", help=config_help)
+
+    ocr = sub.add_parser("ocr", help="print raw and corrected text of files (no folders)")
+    ocr.add_argument("files", nargs="+", type=Path)
+    ocr.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            return cmd_check_config(_config_path(args.config))
+        if args.command == "run":
+            return cmd_run(_config_path(args.config), args.oneshot)
+        if args.command == "ocr":
+            return cmd_ocr(args.files, Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"inbox-ocr: configuration error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except InboxOcrError as exc:
+        print(f"inbox-ocr: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    raise AssertionError(args.command)  # pragma: no cover - argparse enforces the choice
+
+
+def cmd_check_config(path: Path) -> int:
+    settings = load_settings(path)
+    engine_factory(settings.ocr)  # languages installed, tessdata found
+    print(f"{path}: ok (inbox {settings.paths.inbox}, engine {settings.ocr.engine}, "
+          f"{settings.ocr.worker_count()} OCR workers)")
+    return ExitCode.OK
+
+
+def cmd_run(path: Path, oneshot: bool) -> int:
+    settings = load_settings(path)
+    settings.paths.state.mkdir(parents=True, exist_ok=True)
+    audit.configure(settings.log.level, settings.log.format, settings.audit_log)
+    service = Service(settings, oneshot=oneshot)
+
+    async def serve() -> ExitCode:
+        service.install_signal_handlers()
+        return await service.serve()
+
+    log = audit.get_logger()
+    try:
+        return int(asyncio.run(serve()))
+    except InboxOcrError as exc:
+        log.error(audit.CONFIG_INVALID if isinstance(exc, ConfigError) else audit.INTERNAL_ERROR,
+                  error=str(exc), error_class=type(exc).__name__)
+        raise
+    except Exception:
+        log.exception(audit.INTERNAL_ERROR)
+        return ExitCode.FAILED
+
+
+def cmd_ocr(files: list[Path], config: Path | None) -> int:
+    """The tutorial's one-off use: OCR each file and print raw and corrected text."""
+    settings: Settings = load_settings(config, check_paths=False)
+    engine = engine_factory(settings.ocr)()
+    corrector = make_corrector(settings)
+    corrector.load()
+    limits = SplitLimits(int(settings.limits.max_file_mb * 1024 * 1024), settings.limits.max_pages,
+                         int(settings.limits.max_page_megapixels * 1e6))
+    status = ExitCode.OK
+    try:
+        for path in files:
+            try:
+                _count, pages = open_pages(path, settings.ocr.dpi, limits)
+                for number, image, _dpi in pages:
+                    raw = engine.recognize(image).text
+                    corrected, corrections = corrector.correct(number, raw)
+                    print(f"==> {path} page {number}: raw <==\n{raw}\n")
+                    print(f"==> {path} page {number}: corrected "
+                          f"({len(corrections)} corrections) <==\n{corrected}\n")
+            except InboxOcrError as exc:
+                print(f"inbox-ocr: {path}: {exc.reason}: {exc}", file=sys.stderr)
+                status = ExitCode.FAILED
+    finally:
+        engine.close()
+        corrector.close()
+    return status

@@ -1,0 +1,288 @@
+"""One validated, immutable settings object, read from TOML and overridable from the environment.
+
+``load_settings(path, environ)`` is the only way to get a :class:`Settings`. It raises
+:class:`~daemon.errors.ConfigError` naming the dotted key for unknown keys, wrong types, values
+out of range and failed cross-field checks. Environment variables ``INBOX_OCR_<SECTION>_<KEY>``
+(for example ``INBOX_OCR_WATCH_STABLE_SECONDS=5``) override the file; an unknown variable with
+that prefix is an error too, so a typo never goes unnoticed. ``INBOX_OCR_CONFIG`` names the
+config file and is not an override.
+
+The file ``etc/inbox-ocr.toml`` documents every key; ``docs/config.md`` is the reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from daemon.errors import ConfigError
+
+ENV_PREFIX = "INBOX_OCR_"
+ENV_CONFIG_FILE = "INBOX_OCR_CONFIG"
+
+WatchMode = Literal["auto", "events", "polling"]
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+EngineName = Literal["tesseract"]
+
+
+def _opt(default: Any, *, minimum: float | None = None, maximum: float | None = None) -> Any:
+    return field(default=default, metadata={"min": minimum, "max": maximum})
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    """Folders. Relative paths are resolved against the config file's folder."""
+
+    inbox: Path = Path("/srv/scans/inbox")
+    outbox: Path = Path("/srv/scans/outbox")
+    archive: Path = Path("/srv/scans/archive")
+    failed: Path = Path("/srv/scans/failed")
+    state: Path = Path("/var/lib/inbox-ocr")
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    mode: WatchMode = "auto"
+    stable_seconds: float = _opt(2.0, minimum=0.0, maximum=3600.0)
+    rescan_seconds: float = _opt(30.0, minimum=0.0, maximum=86400.0)
+    poll_seconds: float = _opt(5.0, minimum=0.1, maximum=3600.0)
+    recursive: bool = False
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    intake_queue: int = _opt(64, minimum=1, maximum=100_000)
+    page_queue: int = _opt(4, minimum=1, maximum=1000)
+    text_queue: int = _opt(16, minimum=1, maximum=10_000)
+    drain_timeout: float = _opt(60.0, minimum=0.0, maximum=86400.0)
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    engine: EngineName = "tesseract"
+    workers: int = _opt(0, minimum=0, maximum=256)
+    languages: str = "eng"
+    psm: int = _opt(3, minimum=0, maximum=13)
+    dpi: int = _opt(300, minimum=72, maximum=1200)
+    tessdata: str = ""
+
+    def worker_count(self) -> int:
+        """``workers = 0`` means one per CPU core available to this process."""
+        if self.workers:
+            return self.workers
+        return max(1, len(os.sched_getaffinity(0)))
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    max_file_mb: float = _opt(200.0, minimum=0.001, maximum=100_000.0)
+    max_pages: int = _opt(500, minimum=1, maximum=100_000)
+    max_page_megapixels: float = _opt(100.0, minimum=0.01, maximum=10_000.0)
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: LogLevel = "info"
+    format: LogFormat = "auto"
+    file: str = "audit.log"
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathsSettings = PathsSettings()
+    watch: WatchSettings = WatchSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    ocr: OcrSettings = OcrSettings()
+    llm: LlmSettings = LlmSettings()
+    limits: LimitsSettings = LimitsSettings()
+    log: LogSettings = LogSettings()
+    source: Path | None = None
+
+    @property
+    def audit_log(self) -> Path:
+        return self.paths.state / self.log.file
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    f.name: typing.get_type_hints(Settings)[f.name]
+    for f in dataclasses.fields(Settings)
+    if f.name != "source"
+}
+
+
+def load_settings(
+    path: Path | None, environ: Mapping[str, str] | None = None, *, check_paths: bool = True
+) -> Settings:
+    """Read ``path`` (or only defaults when None), apply environment overrides, validate.
+
+    ``check_paths=False`` skips the folder checks (for commands that use no folders).
+    Raises ConfigError (never anything else) for every problem found in the input.
+    """
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("config", f"file not found: {path}") from None
+        except OSError as exc:
+            raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
+        base = path.resolve().parent
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(name, f"unknown section (known: {', '.join(_SECTIONS)})")
+        if not isinstance(value, dict):
+            raise ConfigError(name, "must be a table, like [" + name + "]")
+        sections[name] = dict(value)
+    _apply_environment(sections, env)
+    built = {name: _build_section(name, cls, sections.get(name, {}), base)
+             for name, cls in _SECTIONS.items()}
+    settings = Settings(**built, source=path)
+    if check_paths:
+        _check_paths(settings)
+    _check_log_file(settings.log.file)
+    return settings
+
+
+def _apply_environment(sections: dict[str, Any], env: Mapping[str, str]) -> None:
+    for var, value in env.items():
+        if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG_FILE:
+            continue
+        rest = var[len(ENV_PREFIX):].lower()
+        section, _, key = rest.partition("_")
+        cls = _SECTIONS.get(section)
+        if cls is None or key not in {f.name for f in dataclasses.fields(cls)}:
+            raise ConfigError(var, "unknown environment override (expected INBOX_OCR_<SECTION>_<KEY>)")
+        sections.setdefault(section, {})[key] = _EnvString(value)
+
+
+class _EnvString(str):
+    """A value that came from the environment: parsed by the target type, not by TOML."""
+
+
+def _build_section(section: str, cls: type[Any], values: dict[str, Any], base: Path) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in fields:
+            raise ConfigError(f"{section}.{key}", f"unknown key (known: {', '.join(fields)})")
+    kwargs = {}
+    for key, value in values.items():
+        name = f"{section}.{key}"
+        converted = _convert(name, hints[key], value, base)
+        meta = fields[key].metadata
+        if isinstance(converted, int | float) and not isinstance(converted, bool):
+            if meta.get("min") is not None and converted < meta["min"]:
+                raise ConfigError(name, f"must be >= {meta['min']}, got {converted}")
+            if meta.get("max") is not None and converted > meta["max"]:
+                raise ConfigError(name, f"must be <= {meta['max']}, got {converted}")
+        kwargs[key] = converted
+    return cls(**kwargs)
+
+
+def _convert(name: str, hint: Any, value: Any, base: Path) -> Any:
+    from_env = isinstance(value, _EnvString)
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise ConfigError(name, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        return str(value)
+    if hint is bool:
+        if from_env:
+            lowered = value.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+        if isinstance(value, bool) and not from_env:
+            return value
+        raise ConfigError(name, f"must be true or false, got {value!r}")
+    if hint is int:
+        if from_env:
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        elif isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(name, f"must be an integer, got {value!r}")
+    if hint is float:
+        if from_env:
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(name, f"must be a number, got {value!r}")
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(name, f"must be a non-empty path string, got {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (base / path)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(name, f"must be a string, got {value!r}")
+        return str(value)
+    raise ConfigError(name, f"unsupported type {hint!r}")  # pragma: no cover
+
+
+def _check_log_file(name: str) -> None:
+    if not name or Path(name).is_absolute() or len(Path(name).parts) != 1:
+        raise ConfigError("log.file", f"must be a plain file name inside paths.state, got {name!r}")
+
+
+def _check_paths(settings: Settings) -> None:
+    paths = settings.paths
+    inbox = _absolute(paths.inbox)
+    named = {f"paths.{f.name}": _absolute(getattr(paths, f.name))
+             for f in dataclasses.fields(paths)}
+    for key, folder in named.items():
+        if key == "paths.inbox":
+            continue
+        if folder == inbox or inbox in folder.parents:
+            raise ConfigError(key, f"{folder} must not be the inbox or inside it ({inbox})")
+    seen: dict[Path, str] = {}
+    for key, folder in named.items():
+        if folder in seen:
+            raise ConfigError(key, f"is the same folder as {seen[folder]} ({folder})")
+        seen[folder] = key
+    for key, folder in named.items():
+        problem = writable_problem(folder)
+        if problem:
+            raise ConfigError(key, problem)
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.normpath(path.absolute()))
+
+
+def writable_problem(folder: Path) -> str | None:
+    """None when ``folder`` is (or could be created as) a writable directory, else why not."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            return f"{folder} cannot be created"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        what = "is not writable" if probe == folder else f"cannot be created ({probe} is not writable)"
+        return f"{folder} {what}"
+    return None

@@ -1,0 +1,205 @@
+"""Intake: decide which files in the inbox to process, and hand them to the pipeline once.
+
+Events are hints, the disk is the truth. The intake scans the inbox at start-up and every
+``watch.rescan_seconds``, takes hints from the watcher, re-stats what it tracks, and admits a
+file through the stability gate. An in-flight set makes sure a file that is touched while it is
+being processed is not queued twice; a file left in the inbox after a transient error is looked
+at again after a growing delay.
+
+Runs as one task on the event loop; the only blocking work (hashing) goes to a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path, PurePath
+
+from daemon import audit
+from daemon.pipeline import Outcome, make_document
+from daemon.records import Document
+from daemon.stability import FileState, StabilityTracker, is_candidate_name
+
+log = audit.get_logger()
+
+MAX_RETRY_DELAY = 300.0
+
+
+def file_state(path: Path) -> FileState | None:
+    """``lstat`` without following links; None when the file is gone."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return FileState(st.st_size, st.st_mtime_ns, stat.S_ISREG(st.st_mode))
+
+
+class Intake:
+    """Feeds admitted documents to ``submit``.
+
+    ``hint(path)`` must be called on the event loop (the watcher uses call_soon_threadsafe).
+    ``run()`` returns when ``stop()`` is called, or, in oneshot mode, when the inbox holds
+    nothing more to process and everything admitted has finished.
+    """
+
+    def __init__(
+        self,
+        inbox: Path,
+        *,
+        stable_seconds: float,
+        rescan_seconds: float,
+        recursive: bool,
+        submit: Callable[[Document], Awaitable[None]],
+        oneshot: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+        health: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._inbox = inbox
+        self._rescan = rescan_seconds
+        self._recursive = recursive
+        self._submit = submit
+        self._oneshot = oneshot
+        self._clock = clock
+        self._wallclock = wallclock
+        self._health = health
+        self._stable = stable_seconds
+        self._tracker = StabilityTracker(stable_seconds, clock)
+        self._hints: set[Path] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._in_flight: dict[Path, Document] = {}
+        self._retry_at: dict[Path, float] = {}
+        self._attempts: dict[Path, int] = {}
+        self.deferred: set[Path] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def hint(self, path: Path) -> None:
+        self._hints.add(path)
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def on_outcome(self, document: Document, outcome: Outcome) -> None:
+        """Called by the pipeline once a document is finished (on the event loop)."""
+        self._in_flight.pop(document.path, None)
+        if outcome is Outcome.DEFERRED:
+            attempts = self._attempts.get(document.path, 0) + 1
+            self._attempts[document.path] = attempts
+            delay = min(MAX_RETRY_DELAY, max(1.0, self._stable) * 2 ** (attempts - 1))
+            self._retry_at[document.path] = self._clock() + delay
+            self.deferred.add(document.path)
+        else:
+            self._attempts.pop(document.path, None)
+            self._retry_at.pop(document.path, None)
+            self.deferred.discard(document.path)
+        self._wake.set()
+
+    def forget(self, documents: list[Document]) -> None:
+        """Documents handed back by the pipeline unstarted (shutdown): no longer in flight."""
+        for document in documents:
+            self._in_flight.pop(document.path, None)
+
+    async def run(self) -> None:
+        self._scan()
+        next_rescan = self._clock() + self._rescan
+        while not self._stopping:
+            self._health()
+            now = self._clock()
+            if self._rescan and now >= next_rescan:
+                self._scan()
+                next_rescan = now + self._rescan
+            self._observe(self._take_hints())
+            self._observe(self._tracker.pending())
+            for path, state in self._tracker.ready():
+                await self._admit(Path(path), state)
+            if self._oneshot and self._drained():
+                self._scan()
+                if self._drained():
+                    return
+                continue
+            await self._sleep(next_rescan)
+
+    def _drained(self) -> bool:
+        return not (len(self._tracker) or self._in_flight or self._hints)
+
+    async def _sleep(self, next_rescan: float) -> None:
+        deadlines = [self._tracker.next_deadline(), *self._retry_at.values()]
+        if self._rescan:
+            deadlines.append(next_rescan)
+        now = self._clock()
+        # Wake at least once a second to check health and re-stat files that are growing.
+        timeout = min([d - now for d in deadlines if d is not None] + [1.0])
+        self._wake.clear()
+        if self._hints or self._stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, timeout))
+
+    def _take_hints(self) -> list[Path]:
+        hints, self._hints = self._hints, set()
+        return [p for p in hints if self._wanted(p)]
+
+    def _wanted(self, path: Path) -> bool:
+        if path in self._in_flight or not is_candidate_name(path.name):
+            return False
+        if not self._recursive and path.parent != self._inbox:
+            return False
+        retry = self._retry_at.get(path)
+        if retry is not None:
+            if self._oneshot or self._clock() < retry:
+                return False
+            del self._retry_at[path]
+        return True
+
+    def _observe(self, paths: Iterable[PurePath]) -> None:
+        for path in paths:
+            self._tracker.observe(path, file_state(Path(path)))
+
+    def _scan(self) -> None:
+        """Look at every file in the inbox: events may have been missed (network shares)."""
+        for path in self._list_inbox():
+            if path not in self._tracker and self._wanted(path):
+                self._tracker.observe(path, file_state(path))
+
+    def _list_inbox(self) -> list[Path]:
+        found: list[Path] = []
+        stack = [self._inbox]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError as exc:
+                log.warning(audit.WATCHER_ERROR, folder=str(folder), error=str(exc))
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if self._recursive and is_candidate_name(entry.name):
+                        stack.append(Path(entry.path))
+                else:
+                    found.append(Path(entry.path))
+        return found
+
+    async def _admit(self, path: Path, state: FileState) -> None:
+        try:
+            document = await asyncio.to_thread(
+                make_document, path, state.size, state.mtime_ns, self._wallclock()
+            )
+        except OSError:
+            return  # vanished or unreadable right now; a later scan will see it again
+        if file_state(path) != state:
+            self._tracker.observe(path, file_state(path))  # changed while hashing
+            return
+        self._in_flight[path] = document
+        log.info(audit.DOCUMENT_ADMITTED, document_id=document.id, source=path.name,
+                 sha256=document.sha256, size=document.size)
+        await self._submit(document)

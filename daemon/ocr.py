@@ -1,0 +1,210 @@
+"""OCR engines behind one small protocol, and the worker pool that runs them off the event loop.
+
+An ``OcrEngine`` is created once per worker thread (engines keep native state that is not
+thread-safe) by ``EnginePool``, which hands pages to those threads. ``recognize`` may raise
+``EngineFailed`` (the page's document fails) and must not raise anything else on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from PIL import Image
+
+from daemon.config import OcrSettings
+from daemon.errors import ConfigError, EngineFailed, StartupError
+from daemon.records import Word
+
+T = TypeVar("T")
+
+TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    text: str
+    words: tuple[Word, ...]
+
+
+class OcrEngine(Protocol):
+    """One engine instance, used by exactly one thread for its whole life.
+
+    Lifecycle: constructed on the worker thread, ``recognize`` called any number of times,
+    ``close`` once at shutdown. ``recognize`` raises EngineFailed for a page it cannot read.
+    """
+
+    name: str
+    version: str
+
+    def recognize(self, image: Image.Image) -> OcrResult: ...
+
+    def close(self) -> None: ...
+
+
+def find_tessdata(configured: str) -> Path:
+    """The tessdata folder: ``ocr.tessdata``, else $TESSDATA_PREFIX, else the distro's."""
+    candidates = [configured] if configured else []
+    if os.environ.get("TESSDATA_PREFIX"):
+        candidates.append(os.environ["TESSDATA_PREFIX"])
+    candidates.extend(TESSDATA_CANDIDATES)
+    for candidate in candidates:
+        folder = Path(candidate)
+        if folder.is_dir() and any(folder.glob("*.traineddata")):
+            return folder
+    key = "ocr.tessdata"
+    if configured:
+        raise ConfigError(key, f"{configured} holds no *.traineddata files")
+    raise ConfigError(key, "no tessdata folder found; install tesseract-ocr-eng or set ocr.tessdata")
+
+
+class TesseractEngine:
+    """Tesseract through tesserocr: the engine stays loaded between pages (no process per page).
+
+    tesserocr releases the GIL while recognising, so several threads OCR in parallel.
+    """
+
+    name = "tesseract"
+
+    def __init__(self, tessdata: Path, languages: str, psm: int) -> None:
+        import tesserocr
+
+        self.version = tesserocr.tesseract_version().split()[1]
+        try:
+            self._api = tesserocr.PyTessBaseAPI(
+                path=str(tessdata) + os.sep, lang=languages, psm=psm
+            )
+        except RuntimeError as exc:
+            raise StartupError(f"tesseract cannot load languages {languages!r}: {exc}") from exc
+        # Keep word spacing as printed: invoices align columns with runs of spaces.
+        self._api.SetVariable("preserve_interword_spaces", "1")
+
+    def recognize(self, image: Image.Image) -> OcrResult:
+        import tesserocr
+
+        try:
+            self._api.SetImage(image)
+            self._api.Recognize()
+            text = self._api.GetUTF8Text()
+            words = []
+            iterator = self._api.GetIterator()
+            level = tesserocr.RIL.WORD
+            for item in tesserocr.iterate_level(iterator, level):
+                word = item.GetUTF8Text(level)
+                if word:
+                    words.append(Word(word, round(float(item.Confidence(level)), 1)))
+        except RuntimeError as exc:
+            raise EngineFailed(f"tesseract failed: {exc}") from exc
+        finally:
+            self._api.Clear()
+        return OcrResult(_tidy(text), tuple(words))
+
+    def close(self) -> None:
+        self._api.End()
+
+
+def _tidy(text: str) -> str:
+    """Strip trailing spaces and collapse the blank lines Tesseract puts between blocks."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
+
+
+def engine_factory(settings: OcrSettings) -> Callable[[], OcrEngine]:
+    """Validate the engine settings now (start-up) and return a per-thread constructor.
+
+    Raises ConfigError naming the key when the engine cannot be set up as configured.
+    """
+    if settings.engine == "tesseract":
+        tessdata = find_tessdata(settings.tessdata)
+        available = {p.stem for p in tessdata.glob("*.traineddata")}
+        for language in settings.languages.split("+"):
+            if language not in available:
+                raise ConfigError(
+                    "ocr.languages",
+                    f"language {language!r} is not installed in {tessdata} "
+                    f"(installed: {', '.join(sorted(available))})",
+                )
+        return functools.partial(TesseractEngine, tessdata, settings.languages, settings.psm)
+    raise ConfigError("ocr.engine", f"unknown engine {settings.engine!r}")  # pragma: no cover
+
+
+class EnginePool:
+    """A fixed set of worker threads, each with its own engine instance.
+
+    ``start()`` builds every engine (so a broken engine fails start-up, not the first page);
+    ``recognize`` runs on a worker thread and returns to the event loop; ``close`` frees them.
+    """
+
+    def __init__(self, factory: Callable[[], OcrEngine], workers: int) -> None:
+        self._factory = factory
+        self._workers = workers
+        self._local = threading.local()
+        self._engines: list[OcrEngine] = []
+        self._lock = threading.Lock()
+        # Tesseract's own OpenMP threads fight with ours; one each is fastest in parallel.
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="ocr")
+        self.name = ""
+        self.version = ""
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def _engine(self) -> OcrEngine:
+        engine: OcrEngine | None = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._factory()
+            self._local.engine = engine
+            with self._lock:
+                self._engines.append(engine)
+        return engine
+
+    async def start(self) -> None:
+        barrier = threading.Barrier(self._workers, timeout=120)
+
+        def warm() -> OcrEngine:
+            engine = self._engine()
+            barrier.wait()  # make sure every thread builds its own engine
+            return engine
+
+        loop = asyncio.get_running_loop()
+        engines = await asyncio.gather(
+            *(loop.run_in_executor(self._executor, warm) for _ in range(self._workers))
+        )
+        self.name, self.version = engines[0].name, engines[0].version
+
+    async def recognize(self, image: Image.Image) -> OcrResult:
+        return await self.run(lambda: self._engine().recognize(image))
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        ctx = contextvars.copy_context()  # keep the document's log context on the thread
+        return await loop.run_in_executor(self._executor, ctx.run, fn)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            engines, self._engines = self._engines, []
+        for engine in engines:
+            engine.close()

@@ -1,0 +1,414 @@
+"""The processing pipeline: split -> OCR -> correct -> outbox, joined by bounded queues.
+
+::
+
+    intake_q: Document          (Intake puts, split stage gets)
+    page_q:   PageImage | End   (split puts, N OCR workers get)       page images live only here
+    text_q:   PageText | End    (OCR workers put, corrector gets)
+    done_q:   PageText | End    (corrector puts, outbox stage gets)
+
+``None`` is end-of-stream: the split stage sends one per OCR worker, the corrector waits for
+all of them and sends one to the outbox stage. Each stage finishes the item it holds and exits,
+so closing the intake drains the whole pipeline. A full queue blocks the stage above it: nothing
+is dropped and memory stays bounded by the queue sizes.
+
+Every stage runs on the event loop; CPU and disk work goes to thread pools (OCR to the
+EnginePool, correction to one thread for the resident model, file work to a small I/O pool).
+A document's fate is decided in one place, ``_finish``: outbox + archive, quarantine in
+failed/, or left in the inbox for a retry. The final commit is shielded from cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import itertools
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from daemon import audit
+from daemon.config import Settings
+from daemon.corrector import Corrector
+from daemon.errors import (
+    CorruptInput,
+    DocumentError,
+    EngineFailed,
+    InboxOcrError,
+    InputChanged,
+    TransientError,
+)
+from daemon.ocr import EnginePool
+from daemon.outbox import Outbox, build_result, page_text
+from daemon.records import Document, DocumentEnd, PageImage, PageText
+from daemon.split import SplitLimits, open_pages
+
+T = TypeVar("T")
+log = audit.get_logger()
+
+_SEQUENCE = itertools.count(1)
+
+
+class Outcome(Enum):
+    PROCESSED = "processed"
+    FAILED = "failed"  # quarantined in failed/
+    DEFERRED = "deferred"  # left in the inbox, to be retried
+
+
+@dataclass
+class Counters:
+    processed: int = 0
+    failed: int = 0
+    deferred: int = 0
+    pages: int = 0
+
+
+@dataclass
+class _Pending:
+    """Pages of one document collected by the outbox stage until its DocumentEnd has come."""
+
+    started: float
+    pages: list[PageText] = field(default_factory=list)
+    end: DocumentEnd | None = None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def make_document(path: Path, size: int, mtime_ns: int, received_at: float) -> Document:
+    """Hash the file and build its record (worker thread). Raises OSError if unreadable."""
+    sha = sha256_file(path)
+    return Document(
+        id=f"{sha[:12]}-{next(_SEQUENCE)}",
+        path=path,
+        sha256=sha,
+        size=size,
+        mtime_ns=mtime_ns,
+        received_at=received_at,
+    )
+
+
+class Pipeline:
+    """Owns the queues and stage tasks. ``start`` creates the tasks, ``submit`` feeds a document
+    (waits while the intake queue is full), ``close`` sends end-of-stream, ``wait`` returns when
+    every stage has exited. ``on_outcome`` is called on the event loop once per document."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engines: EnginePool,
+        corrector: Corrector,
+        on_outcome: Callable[[Document, Outcome], None],
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._engines = engines
+        self._corrector = corrector
+        self._on_outcome = on_outcome
+        self._clock = clock
+        self._wallclock = wallclock
+        p = settings.pipeline
+        self.intake_q: asyncio.Queue[Document | None] = asyncio.Queue(p.intake_queue)
+        self.page_q: asyncio.Queue[PageImage | DocumentEnd | None] = asyncio.Queue(p.page_queue)
+        self.text_q: asyncio.Queue[PageText | DocumentEnd | None] = asyncio.Queue(p.text_queue)
+        self.done_q: asyncio.Queue[PageText | DocumentEnd | None] = asyncio.Queue(p.text_queue)
+        self._io = ThreadPoolExecutor(2, thread_name_prefix="io")
+        self._correct_pool = ThreadPoolExecutor(1, thread_name_prefix="correct")
+        self._outbox = Outbox(settings.paths.outbox, settings.paths.archive, settings.paths.failed)
+        self._limits = SplitLimits(
+            max_file_bytes=int(settings.limits.max_file_mb * 1024 * 1024),
+            max_pages=settings.limits.max_pages,
+            max_page_pixels=int(settings.limits.max_page_megapixels * 1_000_000),
+        )
+        self._started: dict[str, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._commits: set[asyncio.Future[Any]] = set()
+        self.counters = Counters()
+        self.closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._split_stage(), name="split"),
+            *(
+                asyncio.create_task(self._ocr_stage(), name=f"ocr-{n}")
+                for n in range(self._engines.workers)
+            ),
+            asyncio.create_task(self._correct_stage(), name="correct"),
+            asyncio.create_task(self._outbox_stage(), name="outbox"),
+        ]
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return self._tasks
+
+    async def submit(self, document: Document) -> None:
+        await self.intake_q.put(document)
+
+    def release_queued(self) -> list[Document]:
+        """Take back documents that have not started yet (they stay in the inbox)."""
+        released = []
+        while not self.intake_q.empty():
+            item = self.intake_q.get_nowait()
+            if item is not None:
+                released.append(item)
+        return released
+
+    async def close(self) -> None:
+        """End-of-stream: stages finish what they hold, then exit in order."""
+        if not self.closed:
+            self.closed = True
+            await self.intake_q.put(None)
+
+    async def wait(self) -> None:
+        """Return when every stage has exited; re-raise the first stage crash."""
+        await asyncio.gather(*self._tasks)
+        await self.wait_commits()
+
+    async def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.wait_commits()
+
+    async def wait_commits(self) -> None:
+        """Shielded commits finish even when their stage was cancelled; wait for them."""
+        if self._commits:
+            await asyncio.gather(*self._commits, return_exceptions=True)
+
+    def depths(self) -> dict[str, int]:
+        return {
+            "intake": self.intake_q.qsize(),
+            "pages": self.page_q.qsize(),
+            "text": self.text_q.qsize(),
+            "done": self.done_q.qsize(),
+        }
+
+    def shutdown_executors(self) -> None:
+        self._io.shutdown(wait=True, cancel_futures=True)
+        self._correct_pool.shutdown(wait=True, cancel_futures=True)
+
+    async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        ctx = contextvars.copy_context()
+        return await loop.run_in_executor(pool, ctx.run, fn, *args)
+
+    # -- stages ------------------------------------------------------------------------------
+
+    async def _split_stage(self) -> None:
+        while (document := await self.intake_q.get()) is not None:
+            self._started[document.id] = self._clock()
+            with structlog.contextvars.bound_contextvars(document_id=document.id, stage="split"):
+                pages, error = await self._split(document)
+            await self.page_q.put(DocumentEnd(document, pages, error))
+        for _ in range(self._engines.workers):
+            await self.page_q.put(None)
+
+    async def _split(self, document: Document) -> tuple[int, InboxOcrError | None]:
+        emitted = 0
+        try:
+            await self._in(self._io, _recheck, document)
+            _count, pages = await self._in(
+                self._io, open_pages, document.path, self._settings.ocr.dpi, self._limits
+            )
+            while True:
+                t0 = self._clock()
+                item = await self._in(self._io, next, pages, None)
+                if item is None:
+                    break
+                number, image, dpi = item
+                seconds = self._clock() - t0
+                log.debug(audit.PAGE_SPLIT, page=number, width=image.width,
+                          height=image.height, seconds=round(seconds, 3))
+                await self.page_q.put(PageImage(document, number, image, dpi, seconds))
+                emitted += 1
+        except InboxOcrError as exc:
+            exc.stage = "split"
+            return emitted, exc
+        except Exception as exc:  # a decoder choking on odd input must not stop the daemon
+            log.exception(audit.INTERNAL_ERROR, error_class=type(exc).__name__)
+            error = CorruptInput(f"cannot be decoded ({type(exc).__name__}: {exc})")
+            error.stage = "split"
+            return emitted, error
+        return emitted, None
+
+    async def _ocr_stage(self) -> None:
+        while (item := await self.page_q.get()) is not None:
+            if isinstance(item, DocumentEnd):
+                await self.text_q.put(item)
+                continue
+            with structlog.contextvars.bound_contextvars(document_id=item.document.id,
+                                                         stage="ocr", page=item.number):
+                await self.text_q.put(await self._ocr(item))
+        await self.text_q.put(None)
+
+    async def _ocr(self, page: PageImage) -> PageText:
+        t0 = self._clock()
+        width, height = page.image.size
+        timings = {"split": page.split_seconds}
+        try:
+            result = await self._engines.recognize(page.image)
+        except Exception as exc:  # native engine code can raise anything on odd pages
+            error = exc if isinstance(exc, EngineFailed) else EngineFailed(
+                f"{type(exc).__name__}: {exc}")
+            error.stage = "ocr"
+            return PageText(page.document, page.number, width, height, page.dpi, "", "", (),
+                            timings, error=error)
+        finally:
+            page.image.close()  # the page image is not needed past this point
+        timings["ocr"] = self._clock() - t0
+        log.debug(audit.PAGE_OCR, words=len(result.words), seconds=round(timings["ocr"], 3))
+        return PageText(page.document, page.number, width, height, page.dpi, result.text,
+                        result.text, result.words, timings)
+
+    async def _correct_stage(self) -> None:
+        open_workers = self._engines.workers
+        while open_workers:
+            item = await self.text_q.get()
+            if item is None:
+                open_workers -= 1
+                continue
+            if isinstance(item, PageText) and item.error is None:
+                with structlog.contextvars.bound_contextvars(document_id=item.document.id,
+                                                             stage="correct", page=item.number):
+                    item = await self._correct(item)
+            await self.done_q.put(item)
+        await self.done_q.put(None)
+
+    async def _correct(self, page: PageText) -> PageText:
+        t0 = self._clock()
+        text, corrections = await self._in(
+            self._correct_pool, self._corrector.correct, page.number, page.raw_text
+        )
+        timings = {**page.timings, "correct": self._clock() - t0}
+        if corrections:
+            log.info(audit.PAGE_CORRECTED, corrections=len(corrections))
+        return PageText(page.document, page.number, page.width, page.height, page.dpi,
+                        page.raw_text, text, page.words, timings, corrections)
+
+    async def _outbox_stage(self) -> None:
+        pending: dict[str, _Pending] = {}
+        while (item := await self.done_q.get()) is not None:
+            doc = item.document
+            entry = pending.setdefault(doc.id, _Pending(self._started.get(doc.id, self._clock())))
+            if isinstance(item, DocumentEnd):
+                entry.end = item
+            else:
+                entry.pages.append(item)
+            if entry.end is not None and len(entry.pages) == entry.end.pages:
+                del pending[doc.id]
+                self._started.pop(doc.id, None)
+                with structlog.contextvars.bound_contextvars(document_id=doc.id, stage="outbox"):
+                    commit = asyncio.ensure_future(self._finish(doc, entry))
+                    self._commits.add(commit)
+                    commit.add_done_callback(self._commits.discard)
+                    await asyncio.shield(commit)
+
+    # -- a document's fate -------------------------------------------------------------------
+
+    async def _finish(self, document: Document, entry: _Pending) -> None:
+        assert entry.end is not None
+        errors = [entry.end.error] if entry.end.error else []
+        errors += [page.error for page in entry.pages if page.error is not None]
+        stage_seconds = _sum_timings(entry.pages)
+        if not errors:
+            try:
+                await self._commit(document, entry, stage_seconds)
+                return
+            except InboxOcrError as exc:
+                exc.stage = exc.stage or "outbox"
+                errors = [exc]
+        await self._fail(document, errors[0], len(entry.pages), stage_seconds)
+
+    async def _commit(self, document: Document, entry: _Pending,
+                      stage_seconds: dict[str, float]) -> None:
+        t0 = self._clock()
+        pages = sorted(entry.pages, key=lambda p: p.number)
+        stem = self._outbox.reserve_stem(document.path.name)
+        await self._in(self._io, _recheck, document)
+        warnings: list[str] = []
+        finished_at = self._wallclock()
+        started_wall = finished_at - (self._clock() - entry.started)
+        engine = {"name": self._engines.name, "version": self._engines.version,
+                  "languages": self._settings.ocr.languages}
+        result = build_result(
+            document, pages, engine=engine, corrector=self._corrector.name,
+            started_at=started_wall, finished_at=finished_at,
+            stage_seconds=stage_seconds, warnings=warnings,
+            outputs={"text": f"{stem}.txt", "json": f"{stem}.json"},
+        )
+        await self._in(self._io, self._outbox.commit, stem, page_text(pages), result)
+        archived = await self._in(self._io, self._outbox.archive_input, document.path)
+        stage_seconds["write"] = self._clock() - t0
+        self.counters.processed += 1
+        self.counters.pages += len(pages)
+        log.info(
+            audit.DOCUMENT_PROCESSED,
+            source=document.path.name, sha256=document.sha256, size=document.size,
+            pages=len(pages), engine=self._engines.name, corrector=self._corrector.name,
+            corrections=sum(len(p.corrections) for p in pages), warnings=len(warnings),
+            outbox=stem, archived_as=archived.name,
+            queued_s=round(max(0.0, started_wall - document.received_at), 3),
+            total_s=round(self._clock() - entry.started, 3),
+            **{f"{k}_s": round(v, 3) for k, v in stage_seconds.items()},
+        )
+        self._on_outcome(document, Outcome.PROCESSED)
+
+    async def _fail(self, document: Document, error: InboxOcrError, pages: int,
+                    stage_seconds: dict[str, float]) -> None:
+        fields = {
+            "source": document.path.name, "sha256": document.sha256, "pages": pages,
+            "error_class": type(error).__name__, "reason": error.reason,
+            "message": str(error), "failed_stage": error.stage,
+            **{f"{k}_s": round(v, 3) for k, v in stage_seconds.items()},
+        }
+        if isinstance(error, TransientError) or not isinstance(error, DocumentError):
+            self.counters.deferred += 1
+            log.warning(audit.DOCUMENT_DEFERRED, retryable=True, **fields)
+            self._on_outcome(document, Outcome.DEFERRED)
+            return
+        try:
+            target = await self._in(self._io, self._outbox.quarantine, document.path, error,
+                                    error.stage, document.id)
+        except TransientError as exc:
+            self.counters.deferred += 1
+            log.warning(audit.DOCUMENT_DEFERRED, retryable=True, quarantine_error=str(exc),
+                        **fields)
+            self._on_outcome(document, Outcome.DEFERRED)
+            return
+        self.counters.failed += 1
+        log.error(audit.DOCUMENT_FAILED, quarantined_as=target.name, **fields)
+        self._on_outcome(document, Outcome.FAILED)
+
+
+def _recheck(document: Document) -> None:
+    """Right before use: is the file still the regular file that was admitted?"""
+    try:
+        st = os.lstat(document.path)
+    except FileNotFoundError:
+        raise InputChanged("file vanished from the inbox before processing") from None
+    if (st.st_size, st.st_mtime_ns) != (document.size, document.mtime_ns):
+        raise InputChanged("file changed after it was admitted; it will be looked at again")
+
+
+def _sum_timings(pages: list[PageText]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for page in pages:
+        for stage, seconds in page.timings.items():
+            totals[stage] = totals.get(stage, 0.0) + seconds
+    return totals

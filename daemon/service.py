@@ -1,0 +1,208 @@
+"""The lifecycle owner: start everything, announce ready, wait for a stop, drain, shut down.
+
+``Service.serve()`` reads top to bottom. Signal handlers only call ``handle_exit``: the first
+SIGTERM/SIGINT starts a graceful drain (intake stops, in-flight documents finish within
+``pipeline.drain_timeout``), a second one cancels what is left at once. Unstarted documents stay
+in the inbox for next time; the outbox never holds a partial file because every result is
+written atomically and its commit is shielded from cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from daemon import audit
+from daemon.config import Settings
+from daemon.corrector import Corrector, PassThroughCorrector
+from daemon.errors import ExitCode, StartupError
+from daemon.intake import Intake
+from daemon.notify import Notifier
+from daemon.ocr import EnginePool, engine_factory
+from daemon.pipeline import Pipeline
+from daemon.watcher import start_observer
+
+log = audit.get_logger()
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def make_corrector(settings: Settings) -> Corrector:
+    return PassThroughCorrector()
+
+
+def prepare_folders(settings: Settings) -> None:
+    """Create the folders and remove temporary files a crash may have left in the outbox."""
+    paths = settings.paths
+    for folder in (paths.inbox, paths.outbox, paths.archive, paths.failed, paths.state):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"cannot create {folder}: {exc.strerror}") from exc
+    for folder in (paths.outbox, paths.archive, paths.failed):
+        for leftover in folder.glob(".*.tmp-*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+class Service:
+    """Runs the daemon until stopped (or, with ``oneshot``, until the inbox is drained)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        oneshot: bool = False,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.oneshot = oneshot
+        self.notifier = notifier or Notifier()
+        self.clock = clock
+        self.wallclock = wallclock
+        self.pipeline: Pipeline | None = None
+        self.intake: Intake | None = None
+        self._should_exit: asyncio.Event | None = None
+        self._force_exit: asyncio.Event | None = None
+        self.ready = asyncio.Event()
+
+    def handle_exit(self, sig: int | None = None) -> None:
+        """Signal handler: first call drains, second call forces."""
+        assert self._should_exit is not None and self._force_exit is not None
+        if self._should_exit.is_set():
+            self._force_exit.set()
+        self._should_exit.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in HANDLED_SIGNALS:
+            loop.add_signal_handler(sig, self.handle_exit, sig)
+
+    async def serve(self) -> ExitCode:
+        settings = self.settings
+        self._should_exit = asyncio.Event()
+        self._force_exit = asyncio.Event()
+        log.info(audit.DAEMON_STARTING, config=str(settings.source), inbox=str(settings.paths.inbox),
+                 oneshot=self.oneshot, engine=settings.ocr.engine,
+                 workers=settings.ocr.worker_count())
+        prepare_folders(settings)
+        engines = EnginePool(engine_factory(settings.ocr), settings.ocr.worker_count())
+        corrector = make_corrector(settings)
+        observer: Any = None
+        try:
+            await engines.start()
+            await asyncio.to_thread(corrector.load)
+            intake: Intake
+            pipeline = Pipeline(settings, engines, corrector, lambda d, o: intake.on_outcome(d, o),
+                                clock=self.clock, wallclock=self.wallclock)
+            intake = Intake(
+                settings.paths.inbox,
+                stable_seconds=settings.watch.stable_seconds,
+                rescan_seconds=settings.watch.rescan_seconds if settings.watch.mode != "events"
+                else 0.0,
+                recursive=settings.watch.recursive,
+                submit=pipeline.submit,
+                oneshot=self.oneshot,
+                clock=self.clock,
+                wallclock=self.wallclock,
+                health=lambda: _check_observer(observer),
+            )
+            self.pipeline, self.intake = pipeline, intake
+            pipeline.start()
+            if not self.oneshot:
+                observer = start_observer(settings.paths.inbox, settings.watch.mode,
+                                          settings.watch.recursive, settings.watch.poll_seconds,
+                                          intake.hint)
+            intake_task = asyncio.create_task(intake.run(), name="intake")
+
+            self.notifier.ready(f"watching {settings.paths.inbox}")
+            log.info(audit.DAEMON_READY, ocr_workers=engines.workers, corrector=corrector.name,
+                     watch_mode="oneshot" if self.oneshot else settings.watch.mode)
+            self.ready.set()
+
+            stop_task = asyncio.create_task(self._should_exit.wait(), name="stop")
+            await asyncio.wait({stop_task, intake_task, *pipeline.tasks},
+                               return_when=asyncio.FIRST_COMPLETED)
+            stop_task.cancel()
+
+            self.notifier.stopping()
+            log.info(audit.DAEMON_STOPPING, signal=self._should_exit.is_set(),
+                     in_flight=intake.in_flight, queues=pipeline.depths())
+            failure = await self._stop_intake(intake, intake_task)
+            failure = await self._drain(pipeline) or failure
+        finally:
+            if observer is not None:
+                observer.stop()
+                await asyncio.to_thread(observer.join, 10)
+            if self.pipeline is not None:
+                self.pipeline.shutdown_executors()
+            engines.close()
+            corrector.close()
+
+        counters = pipeline.counters
+        left = sorted(str(p.name) for p in intake.deferred)
+        log.info(audit.DAEMON_STOPPED, processed=counters.processed, failed=counters.failed,
+                 deferred=counters.deferred, pages=counters.pages, left_in_inbox=left)
+        # In oneshot mode a document left in the inbox (transient error) means "not drained".
+        if failure or (self.oneshot and left):
+            return ExitCode.FAILED
+        return ExitCode.OK
+
+    async def _stop_intake(self, intake: Intake, task: asyncio.Task[None]) -> bool:
+        """Stop admitting files; True if the intake had crashed (the watcher died)."""
+        intake.stop()
+        if not task.done():
+            task.cancel()  # it may be blocked on a full queue; nothing it holds is lost
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception(audit.INTERNAL_ERROR, stage="intake")
+            return True
+        return False
+
+    async def _drain(self, pipeline: Pipeline) -> bool:
+        """Let in-flight documents finish within the drain timeout; True if a stage crashed."""
+        assert self.intake is not None and self._force_exit is not None
+        crashed = [t for t in pipeline.tasks
+                   if t.done() and not t.cancelled() and t.exception() is not None]
+        if crashed:
+            log.error(audit.INTERNAL_ERROR, stage=crashed[0].get_name(),
+                      error=repr(crashed[0].exception()))
+            await pipeline.cancel()
+            return True
+        self.intake.forget(pipeline.release_queued())
+        await pipeline.close()
+        waiter = asyncio.ensure_future(pipeline.wait())
+        forced = asyncio.create_task(self._force_exit.wait())
+        done, _ = await asyncio.wait({waiter, forced}, timeout=self.settings.pipeline.drain_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        forced.cancel()
+        if waiter not in done:
+            log.warning(audit.DAEMON_DRAIN_TIMEOUT, forced=self._force_exit.is_set(),
+                        in_flight=self.intake.in_flight, queues=pipeline.depths())
+            await pipeline.cancel()
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await waiter
+            return False
+        try:
+            waiter.result()
+        except Exception:
+            log.exception(audit.INTERNAL_ERROR, stage="pipeline")
+            await pipeline.cancel()
+            return True
+        return False
+
+
+def _check_observer(observer: Any) -> None:
+    if observer is not None and not observer.is_alive():
+        raise StartupError("the file-system watcher stopped")
+
