@@ -69,7 +69,7 @@ class OcrSettings:
     engine: EngineName = "tesseract"
     workers: int = _opt(0, minimum=0, maximum=256)
     languages: str = "eng"
-    psm: int = _opt(3, minimum=0, maximum=13)
+    psm: int = _opt(6, minimum=0, maximum=13)
     dpi: int = _opt(300, minimum=72, maximum=1200)
     tessdata: str = ""
 

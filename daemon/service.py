@@ -23,7 +23,8 @@ from daemon.errors import ExitCode, StartupError
 from daemon.intake import Intake
 from daemon.notify import Notifier
 from daemon.ocr import EnginePool, engine_factory
-from daemon.pipeline import Pipeline
+from daemon.pipeline import Outcome, Pipeline
+from daemon.records import Document
 from daemon.watcher import start_observer
 
 log = audit.get_logger()
@@ -50,7 +51,11 @@ def prepare_folders(settings: Settings) -> None:
 
 
 class Service:
-    """Runs the daemon until stopped (or, with ``oneshot``, until the inbox is drained)."""
+    """Runs the daemon until stopped (or, with ``oneshot``, until the inbox is drained).
+
+    ``listener`` is called on the event loop with each document's outcome (tests await it).
+    ``ready`` is set once the engines, the corrector, the pipeline and the watcher are up.
+    """
 
     def __init__(
         self,
@@ -60,8 +65,10 @@ class Service:
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
+        listener: Callable[[Document, Outcome], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.listener = listener
         self.oneshot = oneshot
         self.notifier = notifier or Notifier()
         self.clock = clock
@@ -99,7 +106,13 @@ class Service:
             await engines.start()
             await asyncio.to_thread(corrector.load)
             intake: Intake
-            pipeline = Pipeline(settings, engines, corrector, lambda d, o: intake.on_outcome(d, o),
+
+            def on_outcome(document: Document, outcome: Outcome) -> None:
+                intake.on_outcome(document, outcome)
+                if self.listener is not None:
+                    self.listener(document, outcome)
+
+            pipeline = Pipeline(settings, engines, corrector, on_outcome,
                                 clock=self.clock, wallclock=self.wallclock)
             intake = Intake(
                 settings.paths.inbox,

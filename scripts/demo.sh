@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Command 1 of the README: set up, then run the daemon once over the shipped samples
+# (plus a deliberately broken file) and print what lands in the outbox.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh"
+
+work=${INBOX_OCR_DEMO_DIR:-$root/demo}
+rm -rf "$work"
+mkdir -p "$work/inbox"
+cp "$root"/samples/*.png "$root"/samples/*.jpg "$root"/samples/*.pdf "$root"/samples/*.tiff "$work/inbox/"
+printf 'this is not a PDF\n' > "$work/inbox/broken-scan.pdf"
+cat > "$work/inbox-ocr.toml" <<TOML
+[paths]
+inbox = "inbox"
+outbox = "outbox"
+archive = "archive"
+failed = "failed"
+state = "state"
+[watch]
+stable_seconds = 0.5
+[log]
+format = "json"
+TOML
+
+echo "demo: processing $(ls "$work/inbox" | wc -l) files from $work/inbox"
+"$root/.venv/bin/inbox-ocr" run --config "$work/inbox-ocr.toml" --oneshot > "$work/run.log"
+echo "demo: audit events:"
+"$root/.venv/bin/python" - "$work/run.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] in ("document.processed", "document.failed"):
+        extra = f"pages={e['pages']} ocr={e.get('ocr_s', 0)}s" if e["event"] == "document.processed" else f"reason={e['reason']}: {e['message']}"
+        print(f"  {e['event']:<20} {e['source']:<26} {extra}")
+PY
+for txt in "$work"/outbox/*.txt; do
+  echo
+  echo "===== outbox/$(basename "$txt") ====="
+  tr '\f' '\n' < "$txt"
+done
+echo
+echo "===== failed/ ====="
+ls "$work/failed"
+echo
+echo "demo: outbox=$work/outbox archive=$work/archive failed=$work/failed audit=$work/state/audit.log"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Command 2 of the README (and CI): set up, lint, type-check, run the whole test suite.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh"
+cd "$root"
+.venv/bin/ruff check daemon tests
+.venv/bin/mypy daemon
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,80 @@
+"""Shared fixtures: a workspace of real folders and a config file pointing at them."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daemon import audit
+
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+class Workspace:
+    """inbox/outbox/archive/failed/state under one temporary folder, plus a config file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.inbox = root / "inbox"
+        self.outbox = root / "outbox"
+        self.archive = root / "archive"
+        self.failed = root / "failed"
+        self.state = root / "state"
+        self.inbox.mkdir()
+        self.config = root / "inbox-ocr.toml"
+        self.write_config()
+
+    def write_config(self, extra: str = "", stable_seconds: float = 0.2) -> Path:
+        self.config.write_text(
+            f"""
+[paths]
+inbox = "inbox"
+outbox = "outbox"
+archive = "archive"
+failed = "failed"
+state = "state"
+[watch]
+stable_seconds = {stable_seconds}
+rescan_seconds = 5
+[ocr]
+workers = 2
+[pipeline]
+drain_timeout = 30
+{extra}
+""",
+            encoding="utf-8",
+        )
+        return self.config
+
+    def outbox_files(self) -> list[str]:
+        return sorted(p.name for p in self.outbox.iterdir()) if self.outbox.exists() else []
+
+    def audit_events(self) -> list[dict[str, object]]:
+        import json
+
+        log = self.state / "audit.log"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logging(tmp_path: Path) -> Iterator[None]:
+    """Each test starts with logging into memory; tests that need a file configure it."""
+    audit.configure("debug", "json", None, io.StringIO())
+    yield
+    audit.configure("info", "json", None, io.StringIO())
+
+
+@pytest.fixture(autouse=True)
+def _no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in list(os.environ):
+        if var.startswith("INBOX_OCR_"):
+            monkeypatch.delenv(var)
