@@ -57,11 +57,11 @@ class OcrEngine(Protocol):
 
 def find_tessdata(configured: str) -> Path:
     """The tessdata folder: ``ocr.tessdata``, else $TESSDATA_PREFIX, else the distro's."""
-    candidates = [configured] if configured else []
-    if os.environ.get("TESSDATA_PREFIX"):
-        candidates.append(os.environ["TESSDATA_PREFIX"])
-    candidates.extend(TESSDATA_CANDIDATES)
-    for candidate in candidates:
+    if configured:
+        candidates = [configured]
+    else:
+        candidates = [os.environ.get("TESSDATA_PREFIX", ""), *TESSDATA_CANDIDATES]
+    for candidate in filter(None, candidates):
         folder = Path(candidate)
         if folder.is_dir() and any(folder.glob("*.traineddata")):
             return folder

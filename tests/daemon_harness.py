@@ -1,0 +1,53 @@
+"""Run the real Service in-process and await its outcomes (no fixed sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from daemon.config import load_settings
+from daemon.errors import ExitCode
+from daemon.pipeline import Outcome
+from daemon.records import Document
+from daemon.service import Service
+
+T = TypeVar("T")
+TIMEOUT = 60.0
+
+
+class Harness:
+    def __init__(self, config: Path, oneshot: bool = False) -> None:
+        self.outcomes: asyncio.Queue[tuple[Document, Outcome]] = asyncio.Queue()
+        self.seen: list[tuple[str, Outcome]] = []
+        self.callbacks: list[Callable[[Document, Outcome], None]] = []
+        self.service = Service(load_settings(config, {}), oneshot=oneshot, listener=self._on)
+        self.task: asyncio.Task[ExitCode] | None = None
+
+    def _on(self, document: Document, outcome: Outcome) -> None:
+        self.seen.append((document.path.name, outcome))
+        self.outcomes.put_nowait((document, outcome))
+        for callback in self.callbacks:
+            callback(document, outcome)
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.service.serve())
+        ready = asyncio.create_task(self.service.ready.wait())
+        await asyncio.wait({ready, self.task}, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        if self.task.done():
+            self.task.result()  # start-up failed: raise it here
+        assert self.service.ready.is_set(), "daemon did not become ready"
+
+    async def next(self, timeout: float = TIMEOUT) -> tuple[Document, Outcome]:
+        return await asyncio.wait_for(self.outcomes.get(), timeout)
+
+    async def stop(self, timeout: float = TIMEOUT) -> ExitCode:
+        assert self.task is not None
+        if not self.task.done():
+            self.service.handle_exit()
+        return await asyncio.wait_for(self.task, timeout)
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(main())  # type: ignore[arg-type]
