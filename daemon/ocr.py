@@ -57,10 +57,8 @@ class OcrEngine(Protocol):
 
 def find_tessdata(configured: str) -> Path:
     """The tessdata folder: ``ocr.tessdata``, else $TESSDATA_PREFIX, else the distro's."""
-    if configured:
-        candidates = [configured]
-    else:
-        candidates = [os.environ.get("TESSDATA_PREFIX", ""), *TESSDATA_CANDIDATES]
+    env = os.environ.get("TESSDATA_PREFIX", "")
+    candidates = [configured] if configured else [env, *TESSDATA_CANDIDATES]
     for candidate in filter(None, candidates):
         folder = Path(candidate)
         if folder.is_dir() and any(folder.glob("*.traineddata")):

@@ -74,7 +74,7 @@ def test_truncated_pdf_is_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "truncated.pdf"
     path.write_bytes(good[: len(good) // 3])
     with pytest.raises(CorruptInput):
-        count, pages = open_pages(path, 150, LIMITS)
+        _count, pages = open_pages(path, 150, LIMITS)
         list(pages)
 
 
