@@ -33,6 +33,8 @@ DAEMON_DRAIN_TIMEOUT = "daemon.drain_timeout"
 WATCHER_STARTED = "watcher.started"
 WATCHER_ERROR = "watcher.error"
 CONFIG_INVALID = "config.invalid"
+MODEL_LOADED = "model.loaded"
+CORRECTION_FAILED = "correction.failed"
 INTERNAL_ERROR = "internal.error"
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,

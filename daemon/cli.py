@@ -14,9 +14,10 @@ from pathlib import Path
 
 from daemon import __version__, audit
 from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
+from daemon.corrector import make_corrector
 from daemon.errors import ConfigError, ExitCode, InboxOcrError
 from daemon.ocr import engine_factory
-from daemon.service import Service, make_corrector
+from daemon.service import Service
 from daemon.split import SplitLimits, open_pages
 
 DEFAULT_CONFIG = Path("/etc/inbox-ocr/inbox-ocr.toml")
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("--config", help=config_help)
 
+    correct = sub.add_parser("correct", help="correct OCR text from stdin, print it on stdout")
+    correct.add_argument("--config", help="config file for [llm] settings (optional)")
+    correct.add_argument("--report", action="store_true",
+                         help="also list each correction on stderr")
+
     ocr = sub.add_parser("ocr", help="print raw and corrected text of files (no folders)")
     ocr.add_argument("files", nargs="+", type=Path)
     ocr.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
@@ -60,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check_config(_config_path(args.config))
         if args.command == "run":
             return cmd_run(_config_path(args.config), args.oneshot)
+        if args.command == "correct":
+            return cmd_correct(Path(args.config) if args.config else None, args.report)
         if args.command == "ocr":
             return cmd_ocr(args.files, Path(args.config) if args.config else None)
     except ConfigError as exc:
@@ -101,11 +109,30 @@ def cmd_run(path: Path, oneshot: bool) -> int:
         return ExitCode.FAILED
 
 
+def cmd_correct(config: Path | None, report: bool) -> int:
+    """Read OCR text on stdin, print the corrected text (for users and for evaluation)."""
+    settings = load_settings(config, check_paths=False)
+    audit.configure("warning", "auto", None, sys.stderr)  # stdout carries the text only
+    corrector = make_corrector(settings.llm)
+    corrector.load()
+    try:
+        text, corrections = corrector.correct(1, sys.stdin.read())
+    finally:
+        corrector.close()
+    sys.stdout.write(text)
+    if report:
+        for c in corrections:
+            print(f"line {c.line}: {c.before!r} -> {c.after!r} (margin {c.margin}, {c.reason})",
+                  file=sys.stderr)
+    return ExitCode.OK
+
+
 def cmd_ocr(files: list[Path], config: Path | None) -> int:
     """The tutorial's one-off use: OCR each file and print raw and corrected text."""
     settings: Settings = load_settings(config, check_paths=False)
+    audit.configure("warning", "auto", None, sys.stderr)
     engine = engine_factory(settings.ocr)()
-    corrector = make_corrector(settings)
+    corrector = make_corrector(settings.llm)
     corrector.load()
     limits = SplitLimits(int(settings.limits.max_file_mb * 1024 * 1024), settings.limits.max_pages,
                          int(settings.limits.max_page_megapixels * 1e6))

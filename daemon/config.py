@@ -82,7 +82,18 @@ class OcrSettings:
 
 @dataclass(frozen=True)
 class LlmSettings:
+    """The resident GGUF model. Resolution order: model_path, then hf_repo + quantization
+    (downloaded only with allow_auto_download), then the model a Python package ships."""
+
     enabled: bool = True
+    model_path: str = ""
+    hf_repo: str = ""
+    quantization: str = "Q8_0"
+    allow_auto_download: bool = False
+    gpu_layers: int = _opt(0, minimum=-1, maximum=1000)
+    context_size: int = _opt(512, minimum=64, maximum=131_072)
+    threads: int = _opt(0, minimum=0, maximum=256)
+    margin: float = _opt(2.0, minimum=0.0, maximum=100.0)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from daemon import audit
 from daemon.config import Settings
-from daemon.corrector import Corrector, PassThroughCorrector
+from daemon.corrector import make_corrector
 from daemon.errors import ExitCode, StartupError
 from daemon.intake import Intake
 from daemon.notify import Notifier
@@ -30,10 +30,6 @@ from daemon.watcher import start_observer
 log = audit.get_logger()
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def make_corrector(settings: Settings) -> Corrector:
-    return PassThroughCorrector()
 
 
 def prepare_folders(settings: Settings) -> None:
@@ -100,7 +96,7 @@ class Service:
                  workers=settings.ocr.worker_count())
         prepare_folders(settings)
         engines = EnginePool(engine_factory(settings.ocr), settings.ocr.worker_count())
-        corrector = make_corrector(settings)
+        corrector = make_corrector(settings.llm)
         observer: Any = None
         try:
             await engines.start()

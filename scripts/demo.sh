@@ -37,7 +37,7 @@ PY
 for txt in "$work"/outbox/*.txt; do
   echo
   echo "===== outbox/$(basename "$txt") ====="
-  tr '\f' '\n' < "$txt"
+  sed 's/\f/\n---- next page ----\n/g' "$txt"
 done
 echo
 echo "===== failed/ ====="

@@ -28,7 +28,8 @@ class Workspace:
         self.config = root / "inbox-ocr.toml"
         self.write_config()
 
-    def write_config(self, extra: str = "", stable_seconds: float = 0.2) -> Path:
+    def write_config(self, extra: str = "", stable_seconds: float = 0.2, llm: bool = False) -> Path:
+        """Most tests run without the model (faster); tests/test_corrector.py runs it."""
         self.config.write_text(
             f"""
 [paths]
@@ -42,6 +43,8 @@ stable_seconds = {stable_seconds}
 rescan_seconds = 5
 [ocr]
 workers = 2
+[llm]
+enabled = {"true" if llm else "false"}
 [pipeline]
 drain_timeout = 30
 {extra}

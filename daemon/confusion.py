@@ -1,0 +1,117 @@
+"""Which OCR tokens look misread, and what they could have been. Pure: no model, no I/O.
+
+The corrector never rewrites text freely. It only considers tokens that mix letters and digits
+in the ways OCR engines confuse them (``Inv0ice``, ``Tota1``, ``1O.00``), proposes the
+confusion-class alternatives, and lets a language model choose between the original and those
+alternatives. Tokens that already read as a well-formed number, amount, date or identifier are
+frozen: they are never candidates, so a value read right can never be "corrected".
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+# digit -> letters it is mistaken for (in words), letter -> digit (in numbers).
+DIGIT_AS_LETTERS = {"0": "oO", "1": "lIi", "5": "sS", "8": "B", "2": "zZ", "6": "G"}
+LETTER_AS_DIGIT = {"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "i": "1", "|": "1",
+                   "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6"}
+
+_TOKEN = re.compile(r"\S+")
+_EDGE_PUNCT = "\"'()[]{}<>,;:!?*"
+# Well-formed values: frozen.
+_NUMBER = re.compile(r"^[-+]?(\d{1,3}([,.\s]\d{3})+|\d+)([.,]\d{1,4})?%?$")
+_DATE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}$")
+_TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+# What a misread number may be corrected into: an amount with decimals or a date. A bare
+# integer is not enough evidence ("B2", "10S" are more likely codes than misread numbers).
+_AMOUNT = re.compile(r"^[-+]?(\d{1,3}([,.]\d{3})+|\d+)[.,]\d{2}$")
+MAX_CANDIDATES = 8
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A token that may be misread: its position in the line and its alternatives."""
+
+    start: int
+    end: int
+    token: str
+    alternatives: tuple[str, ...]
+    kind: str  # "word" (digits inside a word) or "number" (letters inside a number)
+
+
+def is_well_formed_value(core: str) -> bool:
+    """A number, amount, percentage, date or time as printed: never touched."""
+    return bool(_NUMBER.match(core) or _DATE.match(core) or _TIME.match(core))
+
+
+def _strip(token: str) -> tuple[int, str]:
+    left = len(token) - len(token.lstrip(_EDGE_PUNCT))
+    core = token.strip(_EDGE_PUNCT)
+    # A trailing full stop ends a sentence; a dot inside belongs to the token.
+    if core.endswith(".") and not _NUMBER.match(core):
+        core = core[:-1]
+    return left, core
+
+
+def find_suspects(line: str) -> list[Suspect]:
+    """Tokens of ``line`` that look misread, with their confusion-class alternatives."""
+    suspects = []
+    for match in _TOKEN.finditer(line):
+        left, core = _strip(match.group())
+        if not core or is_well_formed_value(core):
+            continue
+        found = _word_alternatives(core) or _number_alternatives(core)
+        if found:
+            kind, alternatives = found
+            start = match.start() + left
+            suspects.append(Suspect(start, start + len(core), core, alternatives, kind))
+    return suspects
+
+
+def _word_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
+    """``Inv0ice`` -> ``Invoice``: a word of letters with one or two confusable digits.
+
+    Identifiers (``INV-2024-0042``, ``A4``, ``R2D2``) do not qualify: separators, short
+    tokens, more than two digits, or digits that are not confusable all freeze the token.
+    """
+    if len(core) < 4 or not core.isalnum():
+        return None
+    digits = [i for i, ch in enumerate(core) if ch.isdigit()]
+    letters = sum(ch.isalpha() for ch in core)
+    if not digits or len(digits) > 2 or letters < 0.7 * len(core):
+        return None
+    if any(core[i] not in DIGIT_AS_LETTERS for i in digits):
+        return None
+    # A digit at either end next to a run of capitals is likely a code (e.g. "ABC1").
+    options = []
+    for i in digits:
+        neighbours = core[max(0, i - 1):i] + core[i + 1:i + 2]
+        upper = neighbours.isupper() or (i == 0 and core[1:2].isupper())
+        options.append([c for c in DIGIT_AS_LETTERS[core[i]] if c.isupper() == upper]
+                       or list(DIGIT_AS_LETTERS[core[i]]))
+    alternatives = []
+    for choice in itertools.product(*options):
+        chars = list(core)
+        for i, ch in zip(digits, choice, strict=True):
+            chars[i] = ch
+        alternatives.append("".join(chars))
+    return "word", tuple(alternatives[:MAX_CANDIDATES])
+
+
+def _number_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
+    """``1O.00`` -> ``10.00``: a number with confusable letters, only if the fix is well formed."""
+    if not any(ch.isdigit() for ch in core):
+        return None
+    letters = [ch for ch in core if ch.isalpha() or ch == "|"]
+    if not letters or len(letters) > 2 or any(ch not in LETTER_AS_DIGIT for ch in letters):
+        return None
+    fixed = "".join(LETTER_AS_DIGIT.get(ch, ch) for ch in core)
+    if not _AMOUNT.match(fixed) and not _DATE.match(fixed):
+        return None
+    return "number", (fixed,)
+
+
+def replace(line: str, suspect: Suspect, alternative: str) -> str:
+    return line[: suspect.start] + alternative + line[suspect.end:]

@@ -1,0 +1,212 @@
+"""The corrector: pure candidate rules, model resolution against a fake hub, and the real
+packaged GGUF model run by llama.cpp."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daemon import audit
+from daemon.config import LlmSettings
+from daemon.confusion import find_suspects
+from daemon.corrector import ConfusionCorrector, LlmCorrector
+from daemon.errors import ConfigError
+from daemon.model import choose_gguf, resolve_model
+from daemon.pipeline import Outcome
+from daemon.samples import write_sample
+from tests.conftest import Workspace
+from tests.daemon_harness import Harness, run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# -- candidates (pure) -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Inv0ice No: 12345", [("Inv0ice", "Invoice")]),
+        ("CASH 1O.00", [("1O.00", "10.00")]),
+        ("Tota1 due", [("Tota1", "Total")]),
+        ("C0MPANY SDN BHD", [("C0MPANY", "COMPANY")]),
+        ("Date: O7/11/2024", [("O7/11/2024", "07/11/2024")]),
+    ],
+)
+def test_confusions_are_proposed(line: str, expected: list[tuple[str, str]]) -> None:
+    found = [(s.token, s.alternatives[0]) for s in find_suspects(line)]
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Invoice No: INV-2024-0042",  # identifier
+        "Total due: GBP 161.88",  # amount
+        "Date: 2024-03-15 12:41",  # date, time
+        "Printer paper A4 x 10 45.00",  # short code, integer, amount
+        "VAT 20%: 26.98",
+        "Order B2 10S R2D2 1,234.56",  # codes that look like numbers
+    ],
+)
+def test_well_formed_values_and_codes_are_frozen(line: str) -> None:
+    assert find_suspects(line) == []
+
+
+class FakeScorer:
+    """Scores by a table; unknown lines are implausible."""
+
+    def __init__(self, table: dict[str, float]) -> None:
+        self.table = table
+
+    def score(self, text: str) -> float:
+        return self.table.get(text, -100.0)
+
+
+def test_a_candidate_must_win_by_the_margin() -> None:
+    scorer = FakeScorer({"Inv0ice 5": -20.0, "Invoice 5": -18.5})
+    corrector = ConfusionCorrector(scorer, margin=2.0, name="fake")
+    assert corrector.correct(1, "Inv0ice 5") == ("Inv0ice 5", ())
+    scorer.table["Invoice 5"] = -17.0
+    text, corrections = corrector.correct(1, "Inv0ice 5")
+    assert text == "Invoice 5"
+    assert [(c.line, c.before, c.after, c.margin) for c in corrections] == [(1, "Inv0ice", "Invoice", 3.0)]
+
+
+# -- model resolution ------------------------------------------------------------------------
+
+class FakeHub:
+    def __init__(self, files: list[str], root: Path, online: bool = True) -> None:
+        self.files = files
+        self.root = root
+        self.online = online
+        self.downloads: list[tuple[str, str, bool]] = []
+
+    def list_files(self, repo: str) -> list[str]:
+        if not self.online:
+            raise OSError("network unreachable")
+        return self.files
+
+    def download(self, repo: str, filename: str, *, local_only: bool) -> Path:
+        self.downloads.append((repo, filename, local_only))
+        cached = self.root / filename
+        if local_only and not cached.exists():
+            raise FileNotFoundError(filename)
+        cached.write_bytes(b"GGUF")
+        return cached
+
+
+QWEN = ["README.md", "qwen2.5-3b-instruct-q4_k_m.gguf", "qwen2.5-3b-instruct-q8_0.gguf"]
+
+
+def test_choose_gguf_is_case_insensitive_and_refuses_ambiguity() -> None:
+    assert choose_gguf(QWEN, "Q8_0", "repo") == "qwen2.5-3b-instruct-q8_0.gguf"
+    with pytest.raises(ConfigError, match=r"q4_k_m\.gguf.*q8_0\.gguf") as info:
+        choose_gguf(QWEN, "qwen", "repo")
+    assert info.value.key == "llm.quantization"
+    with pytest.raises(ConfigError, match="available"):
+        choose_gguf(QWEN, "Q2_K", "repo")
+    split = ["m-q8_0-00001-of-00002.gguf", "m-q8_0-00002-of-00002.gguf"]
+    assert choose_gguf(split, "q8_0", "repo") == "m-q8_0-00001-of-00002.gguf"
+
+
+def test_hub_download_only_when_allowed(tmp_path: Path) -> None:
+    hub = FakeHub(QWEN, tmp_path)
+    offline = LlmSettings(hf_repo="Qwen/Qwen2.5-3B-Instruct-GGUF", quantization="Q8_0")
+    with pytest.raises(ConfigError) as info:
+        resolve_model(offline, hub)
+    assert info.value.key == "llm.allow_auto_download"
+    assert hub.downloads == [("Qwen/Qwen2.5-3B-Instruct-GGUF", "qwen2.5-3b-instruct-q8_0.gguf", True)]
+
+    allowed = LlmSettings(hf_repo=offline.hf_repo, quantization="q8_0", allow_auto_download=True)
+    path = resolve_model(allowed, hub)
+    assert path == tmp_path / "qwen2.5-3b-instruct-q8_0.gguf" and hub.downloads[-1][2] is False
+    assert resolve_model(offline, hub) == path  # now in the cache: no download needed
+
+
+def test_failed_download_names_the_fix(tmp_path: Path) -> None:
+    allowed = LlmSettings(hf_repo="Qwen/x", allow_auto_download=True)
+    with pytest.raises(ConfigError, match=r"set llm\.model_path") as info:
+        resolve_model(allowed, FakeHub(QWEN, tmp_path, online=False))
+    assert info.value.key == "llm.model_path"
+
+
+def test_local_model_path_file_or_folder(tmp_path: Path) -> None:
+    (tmp_path / "a-Q8_0.gguf").write_bytes(b"GGUF")
+    assert resolve_model(LlmSettings(model_path=str(tmp_path))) == tmp_path / "a-Q8_0.gguf"
+    (tmp_path / "a-Q4_K_M.gguf").write_bytes(b"GGUF")
+    assert resolve_model(LlmSettings(model_path=str(tmp_path), quantization="q4_k_m")) == (
+        tmp_path / "a-Q4_K_M.gguf")
+    with pytest.raises(ConfigError) as info:
+        resolve_model(LlmSettings(model_path=str(tmp_path / "missing.gguf")))
+    assert info.value.key == "llm.model_path"
+
+
+def test_a_file_that_is_not_a_model_fails_start_up_naming_the_key(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"this is not a gguf file")
+    with pytest.raises(ConfigError) as info:
+        LlmCorrector(LlmSettings(model_path=str(bogus))).load()
+    assert info.value.key == "llm.model_path"
+
+
+# -- the real packaged model ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def corrector() -> LlmCorrector:
+    corrector = LlmCorrector(LlmSettings())
+    corrector.load()
+    return corrector
+
+
+def test_packaged_model_fixes_confusions_and_keeps_numbers(corrector: LlmCorrector) -> None:
+    raw = ("Inv0ice No: INV-2024-0042\nTota1 due: GBP 161.88\nCASH 1O.00\n"
+           "Printer paper A4 x 10  45.00\nDate: 07/11/2024")
+    text, corrections = corrector.correct(1, raw)
+    assert text == ("Invoice No: INV-2024-0042\nTotal due: GBP 161.88\nCASH 10.00\n"
+                    "Printer paper A4 x 10  45.00\nDate: 07/11/2024")
+    assert [(c.line, c.before, c.after) for c in corrections] == [
+        (1, "Inv0ice", "Invoice"), (2, "Tota1", "Total"), (3, "1O.00", "10.00")]
+    assert all(c.margin >= 2.0 for c in corrections)
+    assert corrector.name == "llm:gemma-3-270m-q4_k_m.gguf"
+
+
+def test_correct_command_reads_stdin(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "daemon", "correct", "--report"],
+                          input="Am0unt: 1,2OO.00\n", capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Amount: 1,200.00\n"
+    assert "'Am0unt' -> 'Amount'" in proc.stderr
+
+
+def test_daemon_records_corrections_in_the_outbox(workspace: Workspace) -> None:
+    workspace.write_config(llm=True)
+    workspace.state.mkdir()
+    audit.configure("info", "json", workspace.state / "audit.log", io.StringIO())
+    # Tesseract reads the printed "Tota1" as it is; the corrector must fix it, nothing else.
+    write_sample(workspace.inbox / "receipt.png", [["Tota1 due 5.00", "CASH 25.50"]])
+
+    async def main() -> None:
+        daemon = Harness(workspace.config)
+        await daemon.start()
+        _document, outcome = await daemon.next()
+        assert outcome is Outcome.PROCESSED
+        await daemon.stop()
+
+    run(main)
+    result = json.loads((workspace.outbox / "receipt.json").read_text())
+    assert result["corrector"] == "llm:gemma-3-270m-q4_k_m.gguf"
+    page = result["pages"][0]
+    assert page["raw_text"] == "Tota1 due 5.00\nCASH 25.50"
+    assert page["text"] == "Total due 5.00\nCASH 25.50"
+    assert (workspace.outbox / "receipt.txt").read_text() == "Total due 5.00\nCASH 25.50\n"
+    assert [(c["page"], c["line"], c["before"], c["after"], c["reason"])
+            for c in result["corrections"]] == [(1, 1, "Tota1", "Total", "ocr-confusion:word")]
+    processed = [e for e in workspace.audit_events() if e["event"] == audit.DOCUMENT_PROCESSED]
+    assert processed[0]["corrections"] == len(result["corrections"])
+    assert any(e["event"] == audit.MODEL_LOADED for e in workspace.audit_events())
