@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from daemon import __version__, audit
+from daemon.bench import bench_correct
 from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
 from daemon.corrector import make_corrector
 from daemon.errors import ConfigError, ExitCode, InboxOcrError
@@ -53,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     correct.add_argument("--report", action="store_true",
                          help="also list each correction on stderr")
 
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    bench_correct = bench_sub.add_parser(
+        "correct", help="inject OCR confusions into clean SROIE text and measure the corrector")
+    bench_correct.add_argument("--dataset", type=Path, required=True,
+                               help="SROIE-style folder with box/NNN.csv")
+    bench_correct.add_argument("--limit", type=int, default=63, help="receipts to read")
+    bench_correct.add_argument("--rate", type=float, default=0.15,
+                               help="share of tokens to corrupt")
+    bench_correct.add_argument("--seed", type=int, default=1)
+    bench_correct.add_argument("--config", help="config file for [llm] settings (optional)")
+
     ocr = sub.add_parser("ocr", help="print raw and corrected text of files (no folders)")
     ocr.add_argument("files", nargs="+", type=Path)
     ocr.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
@@ -68,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(_config_path(args.config), args.oneshot)
         if args.command == "correct":
             return cmd_correct(Path(args.config) if args.config else None, args.report)
+        if args.command == "bench":
+            settings = load_settings(Path(args.config) if args.config else None,
+                                     check_paths=False)
+            audit.configure("warning", "auto", None, sys.stderr)
+            print(bench_correct(args.dataset, args.limit, args.rate, args.seed, settings.llm))
+            return ExitCode.OK
         if args.command == "ocr":
             return cmd_ocr(args.files, Path(args.config) if args.config else None)
     except ConfigError as exc:

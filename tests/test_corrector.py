@@ -210,3 +210,15 @@ def test_daemon_records_corrections_in_the_outbox(workspace: Workspace) -> None:
     processed = [e for e in workspace.audit_events() if e["event"] == audit.DOCUMENT_PROCESSED]
     assert processed[0]["corrections"] == len(result["corrections"])
     assert any(e["event"] == audit.MODEL_LOADED for e in workspace.audit_events())
+
+
+def test_bench_correct_prints_figures(tmp_path: Path) -> None:
+    (tmp_path / "box").mkdir()
+    (tmp_path / "box" / "001.csv").write_text(
+        "0,0,1,0,1,1,0,1,TOTAL SALES 25.50\n0,0,1,0,1,1,0,1,Thank you please come again\n")
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "correct", "--dataset",
+                           str(tmp_path), "--rate", "1.0"], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 lines" in proc.stdout
+    assert "injected errors fixed" in proc.stdout and "numeric tokens changed 0" in proc.stdout
