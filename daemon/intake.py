@@ -196,8 +196,9 @@ class Intake:
             )
         except OSError:
             return  # vanished or unreadable right now; a later scan will see it again
-        if file_state(path) != state:
-            self._tracker.observe(path, file_state(path))  # changed while hashing
+        now = file_state(path)
+        if now != state:
+            self._tracker.observe(path, now)  # changed while hashing
             return
         self._in_flight[path] = document
         log.info(audit.DOCUMENT_ADMITTED, document_id=document.id, source=path.name,

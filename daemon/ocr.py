@@ -13,10 +13,10 @@ import functools
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from PIL import Image
 
@@ -146,6 +146,13 @@ def engine_factory(settings: OcrSettings) -> Callable[[], OcrEngine]:
     raise ConfigError("ocr.engine", f"unknown engine {settings.engine!r}")  # pragma: no cover
 
 
+async def run_in(executor: Executor, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` on ``executor`` with the caller's contextvars (its log context)."""
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    return await loop.run_in_executor(executor, ctx.run, fn, *args)
+
+
 class EnginePool:
     """A fixed set of worker threads, each with its own engine instance.
 
@@ -196,9 +203,7 @@ class EnginePool:
         return await self.run(lambda: self._engine().recognize(image))
 
     async def run(self, fn: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        ctx = contextvars.copy_context()  # keep the document's log context on the thread
-        return await loop.run_in_executor(self._executor, ctx.run, fn)
+        return await run_in(self._executor, fn)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -21,7 +21,6 @@ failed/, or left in the inbox for a retry. The final commit is shielded from can
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hashlib
 import itertools
 import os
@@ -31,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
@@ -46,12 +45,11 @@ from daemon.errors import (
     InputChanged,
     TransientError,
 )
-from daemon.ocr import EnginePool
+from daemon.ocr import EnginePool, run_in
 from daemon.outbox import Outbox, build_result, page_text
 from daemon.records import Document, DocumentEnd, PageImage, PageText
 from daemon.split import SplitLimits, open_pages
 
-T = TypeVar("T")
 log = audit.get_logger()
 
 _SEQUENCE = itertools.count(1)
@@ -203,11 +201,6 @@ class Pipeline:
         self._io.shutdown(wait=True, cancel_futures=True)
         self._correct_pool.shutdown(wait=True, cancel_futures=True)
 
-    async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        ctx = contextvars.copy_context()
-        return await loop.run_in_executor(pool, ctx.run, fn, *args)
-
     # -- stages ------------------------------------------------------------------------------
 
     async def _split_stage(self) -> None:
@@ -222,13 +215,13 @@ class Pipeline:
     async def _split(self, document: Document) -> tuple[int, InboxOcrError | None]:
         emitted = 0
         try:
-            await self._in(self._io, _recheck, document)
-            _count, pages = await self._in(
+            await run_in(self._io, _recheck, document)
+            _count, pages = await run_in(
                 self._io, open_pages, document.path, self._settings.ocr.dpi, self._limits
             )
             while True:
                 t0 = self._clock()
-                item = await self._in(self._io, next, pages, None)
+                item = await run_in(self._io, next, pages, None)
                 if item is None:
                     break
                 number, image, dpi = item
@@ -292,7 +285,7 @@ class Pipeline:
 
     async def _correct(self, page: PageText) -> PageText:
         t0 = self._clock()
-        text, corrections = await self._in(
+        text, corrections = await run_in(
             self._correct_pool, self._corrector.correct, page.number, page.raw_text
         )
         timings = {**page.timings, "correct": self._clock() - t0}
@@ -340,7 +333,7 @@ class Pipeline:
         t0 = self._clock()
         pages = sorted(entry.pages, key=lambda p: p.number)
         stem = self._outbox.reserve_stem(document.path.name)
-        await self._in(self._io, _recheck, document)
+        await run_in(self._io, _recheck, document)
         warnings: list[str] = []
         finished_at = self._wallclock()
         started_wall = finished_at - (self._clock() - entry.started)
@@ -352,8 +345,8 @@ class Pipeline:
             stage_seconds=stage_seconds, warnings=warnings,
             outputs={"text": f"{stem}.txt", "json": f"{stem}.json"},
         )
-        await self._in(self._io, self._outbox.commit, stem, page_text(pages), result)
-        archived = await self._in(self._io, self._outbox.archive_input, document.path)
+        await run_in(self._io, self._outbox.commit, stem, page_text(pages), result)
+        archived = await run_in(self._io, self._outbox.archive_input, document.path)
         stage_seconds["write"] = self._clock() - t0
         self.counters.processed += 1
         self.counters.pages += len(pages)
@@ -383,7 +376,7 @@ class Pipeline:
             self._on_outcome(document, Outcome.DEFERRED)
             return
         try:
-            target = await self._in(self._io, self._outbox.quarantine, document.path, error,
+            target = await run_in(self._io, self._outbox.quarantine, document.path, error,
                                     error.stage, document.id)
         except TransientError as exc:
             self.counters.deferred += 1

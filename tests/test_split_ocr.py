@@ -69,21 +69,13 @@ def test_bad_files_raise_document_errors(
         open_pages(path, 300, LIMITS)
 
 
-def test_truncated_pdf_is_corrupt(tmp_path: Path) -> None:
-    good = write_sample(tmp_path / "good.pdf", [["text"]]).read_bytes()
-    path = tmp_path / "truncated.pdf"
-    path.write_bytes(good[: len(good) // 3])
+@pytest.mark.parametrize(("suffix", "keep", "dpi"), [(".pdf", 3, 150), (".png", 2, 300)])
+def test_truncated_file_is_corrupt(tmp_path: Path, suffix: str, keep: int, dpi: int) -> None:
+    good = write_sample(tmp_path / f"good{suffix}", [["text"]]).read_bytes()
+    path = tmp_path / f"truncated{suffix}"
+    path.write_bytes(good[: len(good) // keep])
     with pytest.raises(CorruptInput):
-        _count, pages = open_pages(path, 150, LIMITS)
-        list(pages)
-
-
-def test_truncated_png_is_corrupt(tmp_path: Path) -> None:
-    good = write_sample(tmp_path / "good.png", [["text"]]).read_bytes()
-    path = tmp_path / "truncated.png"
-    path.write_bytes(good[: len(good) // 2])
-    with pytest.raises(CorruptInput):
-        _count, pages = open_pages(path, 300, LIMITS)
+        _count, pages = open_pages(path, dpi, LIMITS)
         list(pages)
 
 
