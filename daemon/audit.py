@@ -19,6 +19,7 @@ import structlog
 DOCUMENT_PROCESSED = "document.processed"
 DOCUMENT_FAILED = "document.failed"
 DOCUMENT_DEFERRED = "document.deferred"
+DOCUMENT_DUPLICATE = "document.duplicate"
 # Steps in between.
 DOCUMENT_ADMITTED = "document.admitted"
 PAGE_SPLIT = "page.split"
@@ -36,6 +37,9 @@ CONFIG_INVALID = "config.invalid"
 MODEL_LOADED = "model.loaded"
 CORRECTION_FAILED = "correction.failed"
 INTERNAL_ERROR = "internal.error"
+JOURNAL_RECOVERED = "journal.recovered"
+OCR_WORKER_REPLACED = "ocr.worker_replaced"
+CORRECTION_TIMEOUT = "correction.timeout"
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}

@@ -62,6 +62,16 @@ class PipelineSettings:
     page_queue: int = _opt(4, minimum=1, maximum=1000)
     text_queue: int = _opt(16, minimum=1, maximum=10_000)
     drain_timeout: float = _opt(60.0, minimum=0.0, maximum=86400.0)
+    dedupe: bool = True
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Transient errors (outbox disk full, engine crash) leave the input in the inbox."""
+
+    max_attempts: int = _opt(5, minimum=1, maximum=1000)
+    backoff_seconds: float = _opt(5.0, minimum=0.0, maximum=86400.0)
+    max_backoff_seconds: float = _opt(300.0, minimum=0.0, maximum=86400.0)
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,8 @@ class LimitsSettings:
     max_file_mb: float = _opt(200.0, minimum=0.001, maximum=100_000.0)
     max_pages: int = _opt(500, minimum=1, maximum=100_000)
     max_page_megapixels: float = _opt(100.0, minimum=0.01, maximum=10_000.0)
+    ocr_seconds_per_page: float = _opt(300.0, minimum=0.1, maximum=86400.0)
+    llm_seconds_per_page: float = _opt(60.0, minimum=0.1, maximum=86400.0)
 
 
 @dataclass(frozen=True)
@@ -118,12 +130,17 @@ class Settings:
     ocr: OcrSettings = OcrSettings()
     llm: LlmSettings = LlmSettings()
     limits: LimitsSettings = LimitsSettings()
+    retry: RetrySettings = RetrySettings()
     log: LogSettings = LogSettings()
     source: Path | None = None
 
     @property
     def audit_log(self) -> Path:
         return self.paths.state / self.log.file
+
+    @property
+    def journal(self) -> Path:
+        return self.paths.state / "journal.sqlite3"
 
 
 _SECTIONS: dict[str, type[Any]] = {

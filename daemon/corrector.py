@@ -7,6 +7,8 @@ false``. Both keep the text unchanged rather than guess.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from daemon import audit
@@ -65,10 +67,14 @@ class ConfusionCorrector:
     identifiers are never candidates. Runs on the correction thread.
     """
 
-    def __init__(self, scorer: Scorer, margin: float, name: str) -> None:
+    def __init__(self, scorer: Scorer, margin: float, name: str,
+                 time_limit: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._scorer = scorer
         self._margin = margin
         self.name = name
+        self._time_limit = time_limit
+        self._clock = clock
 
     def correct_line(self, page: int, number: int, line: str) -> tuple[str, list[Correction]]:
         corrections: list[Correction] = []
@@ -91,9 +97,15 @@ class ConfusionCorrector:
         return line, corrections
 
     def correct(self, page: int, text: str) -> tuple[str, tuple[Correction, ...]]:
+        """Correct line by line; past ``time_limit`` seconds the rest of the page stays raw."""
         lines = text.split("\n")
         found: list[Correction] = []
+        deadline = None if self._time_limit is None else self._clock() + self._time_limit
         for index, line in enumerate(lines):
+            if deadline is not None and self._clock() >= deadline:
+                log.warning(audit.CORRECTION_TIMEOUT, page=page, lines_done=index,
+                            lines=len(lines), limit_s=self._time_limit)
+                break
             lines[index], corrections = self.correct_line(page, index + 1, line)
             found.extend(corrections)
         return "\n".join(lines), tuple(found)
@@ -108,11 +120,13 @@ class LlmCorrector:
 
     name = "llm"
 
-    def __init__(self, settings: LlmSettings, hub: Hub | None = None) -> None:
+    def __init__(self, settings: LlmSettings, hub: Hub | None = None,
+                 time_limit: float | None = None) -> None:
         self._settings = settings
         self._hub = hub
         self._scorer = LlamaScorer(settings)
-        self._confusions = ConfusionCorrector(self._scorer, settings.margin, self.name)
+        self._confusions = ConfusionCorrector(self._scorer, settings.margin, self.name,
+                                              time_limit)
 
     def load(self) -> None:
         path = resolve_model(self._settings, self._hub)
@@ -132,5 +146,7 @@ class LlmCorrector:
         self._scorer.close()
 
 
-def make_corrector(settings: LlmSettings) -> Corrector:
-    return LlmCorrector(settings) if settings.enabled else PassThroughCorrector()
+def make_corrector(settings: LlmSettings, time_limit: float | None = None) -> Corrector:
+    """``time_limit``: seconds of correction per page (limits.llm_seconds_per_page)."""
+    return LlmCorrector(settings, time_limit=time_limit) if settings.enabled \
+        else PassThroughCorrector()

@@ -11,9 +11,12 @@ what the boundary that catches it must do; nothing else decides::
     |   +-- CorruptInput
     |   +-- LimitExceeded
     |   +-- EngineFailed
+    |   +-- NotRegularFile                             (symlink, fifo, socket in the inbox)
+    |   +-- RetriesExhausted                           (a TransientError, retry.max_attempts times)
     +-- TransientError                -         yes     leave the input in the inbox, retry later
-        +-- OutboxUnavailable
-        +-- InputChanged
+        +-- OutboxUnavailable                          (disk full, read-only, permission)
+        +-- EngineCrashed                              (OCR worker died or hung; it is replaced)
+        +-- InputChanged                               (does not count as an attempt)
 
 A ``DocumentError`` never stops the daemon; a ``ConfigError`` or ``StartupError`` stops it
 before it tells systemd it is ready.
@@ -86,18 +89,39 @@ class EngineFailed(DocumentError):
     reason = "engine_failed"
 
 
+class NotRegularFile(DocumentError):
+    """A symlink, fifo or socket in the inbox: never followed or read, moved aside."""
+
+    reason = "not_regular_file"
+
+
+class RetriesExhausted(DocumentError):
+    """A transient error repeated ``retry.max_attempts`` times: give up and quarantine."""
+
+    reason = "retries_exhausted"
+
+
 class TransientError(InboxOcrError):
     """Processing may succeed later: the input stays in the inbox and is retried."""
 
     retryable = True
     reason = "transient"
+    #: False when the error says nothing about the document (it changed under us).
+    counts_as_attempt = True
 
 
 class OutboxUnavailable(TransientError):
     reason = "outbox_unavailable"
 
 
+class EngineCrashed(TransientError):
+    """The OCR worker process died or exceeded limits.ocr_seconds_per_page; it was replaced."""
+
+    reason = "engine_crashed"
+
+
 class InputChanged(TransientError):
     """The file changed or vanished between admission and processing: look at it again."""
 
     reason = "input_changed"
+    counts_as_attempt = False

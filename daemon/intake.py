@@ -4,7 +4,9 @@ Events are hints, the disk is the truth. The intake scans the inbox at start-up 
 ``watch.rescan_seconds``, takes hints from the watcher, re-stats what it tracks, and admits a
 file through the stability gate. An in-flight set makes sure a file that is touched while it is
 being processed is not queued twice; a file left in the inbox after a transient error is looked
-at again after a growing delay.
+at again after a growing delay (``retry.backoff_seconds``, doubling up to
+``retry.max_backoff_seconds``). Symlinks, fifos and sockets are never followed or read: they are
+moved to failed/ with the reason ``not_regular_file``.
 
 Runs as one task on the event loop; the only blocking work (hashing) goes to a thread.
 """
@@ -20,13 +22,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path, PurePath
 
 from daemon import audit
+from daemon.errors import InboxOcrError, NotRegularFile
 from daemon.pipeline import Outcome, make_document
 from daemon.records import Document
 from daemon.stability import FileState, StabilityTracker, is_candidate_name
 
 log = audit.get_logger()
-
-MAX_RETRY_DELAY = 300.0
 
 
 def file_state(path: Path) -> FileState | None:
@@ -54,6 +55,9 @@ class Intake:
         rescan_seconds: float,
         recursive: bool,
         submit: Callable[[Document], Awaitable[None]],
+        reject: Callable[[Document, InboxOcrError], Awaitable[None]] | None = None,
+        backoff_seconds: float = 5.0,
+        max_backoff_seconds: float = 300.0,
         oneshot: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
@@ -63,6 +67,9 @@ class Intake:
         self._rescan = rescan_seconds
         self._recursive = recursive
         self._submit = submit
+        self._reject = reject
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
         self._oneshot = oneshot
         self._clock = clock
         self._wallclock = wallclock
@@ -75,6 +82,8 @@ class Intake:
         self._in_flight: dict[Path, Document] = {}
         self._retry_at: dict[Path, float] = {}
         self._attempts: dict[Path, int] = {}
+        self._postponed: dict[Path, float] = {}
+        self._irregular: set[Path] = set()  # rejected already; forgotten once gone
         self.deferred: set[Path] = set()
 
     @property
@@ -95,9 +104,12 @@ class Intake:
         if outcome is Outcome.DEFERRED:
             attempts = self._attempts.get(document.path, 0) + 1
             self._attempts[document.path] = attempts
-            delay = min(MAX_RETRY_DELAY, max(1.0, self._stable) * 2 ** (attempts - 1))
+            delay = min(self._max_backoff, self._backoff * 2 ** (attempts - 1))
             self._retry_at[document.path] = self._clock() + delay
             self.deferred.add(document.path)
+        elif outcome is Outcome.POSTPONED:
+            # The same content is in flight: look again once that one has had time to finish.
+            self._postponed[document.path] = self._clock() + max(0.5, self._stable)
         else:
             self._attempts.pop(document.path, None)
             self._retry_at.pop(document.path, None)
@@ -119,9 +131,12 @@ class Intake:
                 self._scan()
                 next_rescan = now + self._rescan
             self._observe(self._take_hints())
+            self._observe(self._due_postponed())
             self._observe(self._tracker.pending())
             for path, state in self._tracker.ready():
                 await self._admit(Path(path), state)
+            for path in self._take_irregular():
+                await self._refuse(path)
             if self._oneshot and self._drained():
                 self._scan()
                 if self._drained():
@@ -130,10 +145,18 @@ class Intake:
             await self._sleep(next_rescan)
 
     def _drained(self) -> bool:
-        return not (len(self._tracker) or self._in_flight or self._hints)
+        return not (len(self._tracker) or self._in_flight or self._hints or self._postponed)
+
+    def _due_postponed(self) -> list[Path]:
+        now = self._clock()
+        due = [path for path, at in self._postponed.items() if at <= now]
+        for path in due:
+            del self._postponed[path]
+        return due
 
     async def _sleep(self, next_rescan: float) -> None:
-        deadlines = [self._tracker.next_deadline(), *self._retry_at.values()]
+        deadlines = [self._tracker.next_deadline(), *self._retry_at.values(),
+                     *self._postponed.values()]
         if self._rescan:
             deadlines.append(next_rescan)
         now = self._clock()
@@ -150,7 +173,7 @@ class Intake:
         return [p for p in hints if self._wanted(p)]
 
     def _wanted(self, path: Path) -> bool:
-        if path in self._in_flight or not is_candidate_name(path.name):
+        if path in self._in_flight or path in self._postponed or not is_candidate_name(path.name):
             return False
         if not self._recursive and path.parent != self._inbox:
             return False
@@ -163,13 +186,32 @@ class Intake:
 
     def _observe(self, paths: Iterable[PurePath]) -> None:
         for path in paths:
-            self._tracker.observe(path, file_state(Path(path)))
+            state = file_state(Path(path))
+            self._tracker.observe(path, state)
+            if state is None:
+                self._irregular.discard(Path(path))
+            elif not state.regular and _is_special(Path(path)):
+                self._irregular.add(Path(path))
+
+    def _take_irregular(self) -> list[Path]:
+        """Special files not refused yet (each is refused once; it then leaves the inbox)."""
+        return [p for p in self._irregular if p not in self._in_flight]
+
+    async def _refuse(self, path: Path) -> None:
+        if self._reject is None:
+            return
+        document = Document(id=f"special-{abs(hash(path)) % 10**8}", path=path, sha256="",
+                            size=0, mtime_ns=0, received_at=self._wallclock())
+        self._in_flight[path] = document
+        await self._reject(document, NotRegularFile(
+            "a symlink, fifo, socket or device file; inbox-ocr never follows or reads those"))
+        self._irregular.discard(path)
 
     def _scan(self) -> None:
         """Look at every file in the inbox: events may have been missed (network shares)."""
         for path in self._list_inbox():
             if path not in self._tracker and self._wanted(path):
-                self._tracker.observe(path, file_state(path))
+                self._observe([path])
 
     def _list_inbox(self) -> list[Path]:
         found: list[Path] = []
@@ -204,3 +246,12 @@ class Intake:
         log.info(audit.DOCUMENT_ADMITTED, document_id=document.id, source=path.name,
                  sha256=document.sha256, size=document.size)
         await self._submit(document)
+
+
+def _is_special(path: Path) -> bool:
+    """A symlink, fifo, socket or device (not a folder, which the scan handles)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISDIR(mode) or stat.S_ISREG(mode))

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daemon import faults
 from daemon.errors import InboxOcrError, OutboxUnavailable
 from daemon.records import Document, PageText
 
@@ -169,8 +170,15 @@ class Outbox:
         txt = self.outbox / f"{stem}.txt"
         js = self.outbox / f"{stem}.json"
         write_atomic(txt, text.encode("utf-8"))
+        faults.checkpoint("outbox.after_txt")
         write_atomic(js, (json.dumps(result, ensure_ascii=False, indent=2) + "\n").encode())
         return txt, js
+
+    def discard(self, stem: str) -> None:
+        """Remove what a failed ``commit`` left under ``stem`` (best effort)."""
+        for suffix in (".json", ".txt"):
+            with contextlib.suppress(OSError):
+                (self.outbox / f"{stem}{suffix}").unlink()
 
     def archive_input(self, source: Path) -> Path:
         """Move a processed input into the archive under a name that does not clash."""

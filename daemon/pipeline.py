@@ -16,6 +16,10 @@ Every stage runs on the event loop; CPU and disk work goes to thread pools (OCR 
 EnginePool, correction to one thread for the resident model, file work to a small I/O pool).
 A document's fate is decided in one place, ``_finish``: outbox + archive, quarantine in
 failed/, or left in the inbox for a retry. The final commit is shielded from cancellation.
+
+Every state change is written to the durable journal (``daemon.journal``) first, so a crash at
+any point is finished or rolled back at the next start: results are exactly-once visible, inputs
+are processed at least once. Content already done is not OCR'd again (``pipeline.dedupe``).
 """
 
 from __future__ import annotations
@@ -30,11 +34,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from daemon import audit
+from daemon import audit, faults
 from daemon.config import Settings
 from daemon.corrector import Corrector
 from daemon.errors import (
@@ -43,9 +47,11 @@ from daemon.errors import (
     EngineFailed,
     InboxOcrError,
     InputChanged,
+    RetriesExhausted,
     TransientError,
 )
-from daemon.ocr import EnginePool, run_in
+from daemon.journal import COMMITTED, Journal, Row
+from daemon.ocr import OcrResult, run_in
 from daemon.outbox import Outbox, build_result, page_text
 from daemon.records import Document, DocumentEnd, PageImage, PageText
 from daemon.split import SplitLimits, open_pages
@@ -58,7 +64,22 @@ _SEQUENCE = itertools.count(1)
 class Outcome(Enum):
     PROCESSED = "processed"
     FAILED = "failed"  # quarantined in failed/
-    DEFERRED = "deferred"  # left in the inbox, to be retried
+    DEFERRED = "deferred"  # left in the inbox, to be retried after a back-off
+    DUPLICATE = "duplicate"  # content already done: archived without OCR
+    POSTPONED = "postponed"  # same content in flight right now: look again once it is stable
+
+
+class Engines(Protocol):
+    """What the pipeline needs from an OCR pool (``daemon.workers.ProcessEnginePool``, or
+    ``daemon.ocr.EnginePool`` in-process). ``recognize`` raises InboxOcrError subclasses."""
+
+    name: str
+    version: str
+
+    @property
+    def workers(self) -> int: ...
+
+    async def recognize(self, image: Any) -> OcrResult: ...
 
 
 @dataclass
@@ -66,6 +87,7 @@ class Counters:
     processed: int = 0
     failed: int = 0
     deferred: int = 0
+    duplicates: int = 0
     pages: int = 0
 
 
@@ -107,8 +129,9 @@ class Pipeline:
     def __init__(
         self,
         settings: Settings,
-        engines: EnginePool,
+        engines: Engines,
         corrector: Corrector,
+        journal: Journal,
         on_outcome: Callable[[Document, Outcome], None],
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
@@ -116,6 +139,7 @@ class Pipeline:
         self._settings = settings
         self._engines = engines
         self._corrector = corrector
+        self._journal = journal
         self._on_outcome = on_outcome
         self._clock = clock
         self._wallclock = wallclock
@@ -133,6 +157,8 @@ class Pipeline:
             max_page_pixels=int(settings.limits.max_page_megapixels * 1_000_000),
         )
         self._started: dict[str, float] = {}
+        self._rows: dict[str, Row] = {}  # document id -> its journal row
+        self._active: dict[str, int] = {}  # sha256 -> documents with that content in flight
         self._tasks: list[asyncio.Task[None]] = []
         self._commits: set[asyncio.Future[Any]] = set()
         self.counters = Counters()
@@ -156,7 +182,34 @@ class Pipeline:
         return self._tasks
 
     async def submit(self, document: Document) -> None:
+        """Admit a document: a duplicate is archived at once, anything else is queued
+        (waits while the intake queue is full)."""
+        dedupe = self._settings.pipeline.dedupe
+        if dedupe and self._active.get(document.sha256):
+            self._on_outcome(document, Outcome.POSTPONED)
+            return
+        earlier = await run_in(self._io, self._journal.find_result, document.sha256)
+        if earlier is not None and (dedupe or (
+                earlier.state == COMMITTED and earlier.name == self._name(document))):
+            await self._duplicate(document, earlier)
+            return
+        row = await run_in(self._io, self._journal.start, document.sha256,
+                           self._name(document), document.size)
+        self._rows[document.id] = row
+        self._active[document.sha256] = self._active.get(document.sha256, 0) + 1
         await self.intake_q.put(document)
+
+    async def reject(self, document: Document, error: InboxOcrError) -> None:
+        """Quarantine an input without processing it (e.g. a symlink in the inbox)."""
+        with structlog.contextvars.bound_contextvars(document_id=document.id, stage="intake"):
+            error.stage = "intake"
+            await self._fail(document, error, 0, {})
+
+    def _name(self, document: Document) -> str:
+        try:
+            return str(document.path.relative_to(self._settings.paths.inbox))
+        except ValueError:
+            return document.path.name
 
     def release_queued(self) -> list[Document]:
         """Take back documents that have not started yet (they stay in the inbox)."""
@@ -165,7 +218,17 @@ class Pipeline:
             item = self.intake_q.get_nowait()
             if item is not None:
                 released.append(item)
+                self._settle(item)
         return released
+
+    def _settle(self, document: Document) -> Row | None:
+        """Forget a document's in-flight bookkeeping; return its journal row."""
+        left = self._active.get(document.sha256, 0) - 1
+        if left > 0:
+            self._active[document.sha256] = left
+        else:
+            self._active.pop(document.sha256, None)
+        return self._rows.pop(document.id, None)
 
     async def close(self) -> None:
         """End-of-stream: stages finish what they hold, then exit in order."""
@@ -257,7 +320,7 @@ class Pipeline:
         try:
             result = await self._engines.recognize(page.image)
         except Exception as exc:  # native engine code can raise anything on odd pages
-            error = exc if isinstance(exc, EngineFailed) else EngineFailed(
+            error = exc if isinstance(exc, InboxOcrError) else EngineFailed(
                 f"{type(exc).__name__}: {exc}")
             error.stage = "ocr"
             return PageText(page.document, page.number, width, height, page.dpi, "", "", (),
@@ -288,11 +351,17 @@ class Pipeline:
         text, corrections = await run_in(
             self._correct_pool, self._corrector.correct, page.number, page.raw_text
         )
-        timings = {**page.timings, "correct": self._clock() - t0}
+        seconds = self._clock() - t0
+        timings = {**page.timings, "correct": seconds}
+        warnings = page.warnings
+        if seconds >= self._settings.limits.llm_seconds_per_page:
+            warnings += (f"page {page.number}: correction stopped after {seconds:.0f} s "
+                         "(limits.llm_seconds_per_page); the rest of the page is raw OCR text",)
         if corrections:
             log.info(audit.PAGE_CORRECTED, corrections=len(corrections))
         return PageText(page.document, page.number, page.width, page.height, page.dpi,
-                        page.raw_text, text, page.words, timings, corrections)
+                        page.raw_text, text, page.words, timings, corrections,
+                        warnings=warnings)
 
     async def _outbox_stage(self) -> None:
         pending: dict[str, _Pending] = {}
@@ -332,9 +401,12 @@ class Pipeline:
                       stage_seconds: dict[str, float]) -> None:
         t0 = self._clock()
         pages = sorted(entry.pages, key=lambda p: p.number)
-        stem = self._outbox.reserve_stem(document.path.name)
+        row = self._rows[document.id]
         await run_in(self._io, _recheck, document)
-        warnings: list[str] = []
+        stem = self._outbox.reserve_stem(document.path.name)
+        # Journal first: after a crash from here on, the next start knows which files are ours.
+        await run_in(self._io, self._journal.begin_commit, row.id, stem)
+        warnings = [w for page in pages for w in page.warnings]
         finished_at = self._wallclock()
         started_wall = finished_at - (self._clock() - entry.started)
         engine = {"name": self._engines.name, "version": self._engines.version,
@@ -345,8 +417,24 @@ class Pipeline:
             stage_seconds=stage_seconds, warnings=warnings,
             outputs={"text": f"{stem}.txt", "json": f"{stem}.json"},
         )
-        await run_in(self._io, self._outbox.commit, stem, page_text(pages), result)
-        archived = await run_in(self._io, self._outbox.archive_input, document.path)
+        try:
+            await run_in(self._io, self._outbox.commit, stem, page_text(pages), result)
+        except TransientError:
+            await run_in(self._io, self._outbox.discard, stem)
+            raise
+        await run_in(self._io, self._journal.mark_committed, row.id)
+        faults.checkpoint("outbox.committed")
+        # The results are visible from here on: whatever happens next must not redo them.
+        outcome, archive_error, archived_as = Outcome.PROCESSED, None, None
+        try:
+            archived = await run_in(self._io, self._outbox.archive_input, document.path)
+            archived_as = archived.name
+            faults.checkpoint("outbox.archived")
+            await run_in(self._io, self._journal.mark_done, row.id, archived.name)
+        except TransientError as exc:
+            # The row stays "committed": the next look at this input only archives it.
+            outcome, archive_error = Outcome.DEFERRED, str(exc)
+        self._settle(document)
         stage_seconds["write"] = self._clock() - t0
         self.counters.processed += 1
         self.counters.pages += len(pages)
@@ -355,12 +443,13 @@ class Pipeline:
             source=document.path.name, sha256=document.sha256, size=document.size,
             pages=len(pages), engine=self._engines.name, corrector=self._corrector.name,
             corrections=sum(len(p.corrections) for p in pages), warnings=len(warnings),
-            outbox=stem, archived_as=archived.name,
+            outbox=stem, archived_as=archived_as, archive_error=archive_error,
+            attempt=row.attempts,
             queued_s=round(max(0.0, started_wall - document.received_at), 3),
             total_s=round(self._clock() - entry.started, 3),
             **{f"{k}_s": round(v, 3) for k, v in stage_seconds.items()},
         )
-        self._on_outcome(document, Outcome.PROCESSED)
+        self._on_outcome(document, outcome)
 
     async def _fail(self, document: Document, error: InboxOcrError, pages: int,
                     stage_seconds: dict[str, float]) -> None:
@@ -370,23 +459,81 @@ class Pipeline:
             "message": str(error), "failed_stage": error.stage,
             **{f"{k}_s": round(v, 3) for k, v in stage_seconds.items()},
         }
+        row = self._rows.get(document.id)
+        attempts = row.attempts if row else 0
+        retry = self._settings.retry
         if isinstance(error, TransientError) or not isinstance(error, DocumentError):
-            self.counters.deferred += 1
-            log.warning(audit.DOCUMENT_DEFERRED, retryable=True, **fields)
-            self._on_outcome(document, Outcome.DEFERRED)
-            return
+            counts = getattr(error, "counts_as_attempt", True)
+            if counts and attempts >= retry.max_attempts:
+                cause = error
+                error = RetriesExhausted(
+                    f"gave up after {attempts} attempts (retry.max_attempts); last error: "
+                    f"{cause.reason}: {cause}")
+                error.stage = cause.stage
+                fields.update(error_class="RetriesExhausted", reason=error.reason,
+                              message=str(error))
+            else:
+                await self._defer(document, row, error, fields)
+                return
         try:
             target = await run_in(self._io, self._outbox.quarantine, document.path, error,
                                     error.stage, document.id)
         except TransientError as exc:
-            self.counters.deferred += 1
-            log.warning(audit.DOCUMENT_DEFERRED, retryable=True, quarantine_error=str(exc),
-                        **fields)
-            self._on_outcome(document, Outcome.DEFERRED)
+            await self._defer(document, row, exc, {**fields, "quarantine_error": str(exc)})
             return
+        if row is not None:
+            await self._journal_quietly(self._journal.mark_failed, row.id, error.reason,
+                                        str(error))
+        self._settle(document)
         self.counters.failed += 1
-        log.error(audit.DOCUMENT_FAILED, quarantined_as=target.name, **fields)
+        log.error(audit.DOCUMENT_FAILED, quarantined_as=target.name, attempt=attempts, **fields)
         self._on_outcome(document, Outcome.FAILED)
+
+    async def _defer(self, document: Document, row: Row | None, error: InboxOcrError,
+                     fields: dict[str, Any]) -> None:
+        if row is not None:
+            await self._journal_quietly(self._journal.mark_retrying, row.id, error.reason,
+                                        str(error))
+        self._settle(document)
+        self.counters.deferred += 1
+        log.warning(audit.DOCUMENT_DEFERRED, retryable=True, attempt=row.attempts if row else 0,
+                    max_attempts=self._settings.retry.max_attempts, **fields)
+        self._on_outcome(document, Outcome.DEFERRED)
+
+    async def _journal_quietly(self, fn: Callable[..., None], *args: Any) -> None:
+        """A journal write whose failure must not lose the document's outcome: the row stays
+        in its previous state and the next start sorts it out."""
+        try:
+            await run_in(self._io, fn, *args)
+        except TransientError as exc:
+            log.warning(audit.INTERNAL_ERROR, stage="journal", error=str(exc))
+
+    async def _duplicate(self, document: Document, earlier: Row) -> None:
+        """Content already processed: archive the input and point to the earlier result.
+
+        The same input whose results are committed but which was not archived yet (the
+        archive move failed) is finished instead: its row becomes ``done``."""
+        finishing = earlier.state == COMMITTED and earlier.name == self._name(document)
+        with structlog.contextvars.bound_contextvars(document_id=document.id, stage="dedupe"):
+            try:
+                archived = await run_in(self._io, self._outbox.archive_input, document.path)
+                if finishing:
+                    await run_in(self._io, self._journal.mark_done, earlier.id, archived.name)
+                    self._on_outcome(document, Outcome.PROCESSED)
+                    return
+                await run_in(self._io, self._journal.record_duplicate, document.sha256,
+                             self._name(document), document.size, earlier.id, archived.name)
+            except TransientError as exc:
+                log.warning(audit.DOCUMENT_DEFERRED, retryable=True, source=document.path.name,
+                            reason=exc.reason, message=str(exc))
+                self.counters.deferred += 1
+                self._on_outcome(document, Outcome.DEFERRED)
+                return
+            self.counters.duplicates += 1
+            log.info(audit.DOCUMENT_DUPLICATE, source=document.path.name,
+                     sha256=document.sha256, size=document.size, archived_as=archived.name,
+                     duplicate_of=earlier.name, outbox=earlier.outbox_stem)
+            self._on_outcome(document, Outcome.DUPLICATE)
 
 
 def _recheck(document: Document) -> None:

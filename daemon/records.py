@@ -72,6 +72,7 @@ class PageText:
 
     raw_text: what the engine read. text: after correction (== raw_text until corrected).
     error: set when OCR or correction failed for this page; the document then fails.
+    warnings: things a reader of this page's text should know (e.g. correction cut short).
     """
 
     document: Document
@@ -85,6 +86,7 @@ class PageText:
     timings: dict[str, float]
     corrections: tuple[Correction, ...] = ()
     error: InboxOcrError | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

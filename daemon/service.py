@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from daemon import audit
@@ -21,11 +23,14 @@ from daemon.config import Settings
 from daemon.corrector import make_corrector
 from daemon.errors import ExitCode, StartupError
 from daemon.intake import Intake
+from daemon.journal import Journal
 from daemon.notify import Notifier
-from daemon.ocr import EnginePool, engine_factory
-from daemon.pipeline import Outcome, Pipeline
+from daemon.ocr import engine_factory
+from daemon.outbox import Outbox
+from daemon.pipeline import Outcome, Pipeline, sha256_file
 from daemon.records import Document
 from daemon.watcher import start_observer
+from daemon.workers import ProcessEnginePool
 
 log = audit.get_logger()
 
@@ -44,6 +49,23 @@ def prepare_folders(settings: Settings) -> None:
         for leftover in folder.glob(".*.tmp-*"):
             with contextlib.suppress(OSError):
                 leftover.unlink()
+
+
+def recover(settings: Settings, journal: Journal) -> None:
+    """Finish or roll back what a crash interrupted (see ``daemon.journal``), before intake."""
+    paths = settings.paths
+    outbox = Outbox(paths.outbox, paths.archive, paths.failed)
+
+    def inbox_file(name: str, sha256: str) -> Path | None:
+        path = paths.inbox / name
+        try:
+            return path if path.is_file() and sha256_file(path) == sha256 else None
+        except OSError:
+            return None
+
+    done = journal.recover(paths.outbox, inbox_file, outbox.archive_input)
+    if any(dataclasses.astuple(done)):
+        log.warning(audit.JOURNAL_RECOVERED, **dataclasses.asdict(done))
 
 
 class Service:
@@ -95,10 +117,15 @@ class Service:
                  oneshot=self.oneshot, engine=settings.ocr.engine,
                  workers=settings.ocr.worker_count())
         prepare_folders(settings)
-        engines = EnginePool(engine_factory(settings.ocr), settings.ocr.worker_count())
-        corrector = make_corrector(settings.llm)
+        engine_factory(settings.ocr)  # checks the engine's settings before any process starts
+        engines = ProcessEnginePool(settings.ocr, settings.ocr.worker_count(),
+                                    settings.limits.ocr_seconds_per_page)
+        corrector = make_corrector(settings.llm, settings.limits.llm_seconds_per_page)
+        journal = Journal(settings.journal)
         observer: Any = None
         try:
+            journal.open()
+            await asyncio.to_thread(recover, settings, journal)
             await engines.start()
             await asyncio.to_thread(corrector.load)
             intake: Intake
@@ -108,7 +135,7 @@ class Service:
                 if self.listener is not None:
                     self.listener(document, outcome)
 
-            pipeline = Pipeline(settings, engines, corrector, on_outcome,
+            pipeline = Pipeline(settings, engines, corrector, journal, on_outcome,
                                 clock=self.clock, wallclock=self.wallclock)
             intake = Intake(
                 settings.paths.inbox,
@@ -117,6 +144,9 @@ class Service:
                 else 0.0,
                 recursive=settings.watch.recursive,
                 submit=pipeline.submit,
+                reject=pipeline.reject,
+                backoff_seconds=settings.retry.backoff_seconds,
+                max_backoff_seconds=settings.retry.max_backoff_seconds,
                 oneshot=self.oneshot,
                 clock=self.clock,
                 wallclock=self.wallclock,
@@ -153,11 +183,13 @@ class Service:
                 self.pipeline.shutdown_executors()
             engines.close()
             corrector.close()
+            journal.close()
 
         counters = pipeline.counters
         left = sorted(str(p.name) for p in intake.deferred)
         log.info(audit.DAEMON_STOPPED, processed=counters.processed, failed=counters.failed,
-                 deferred=counters.deferred, pages=counters.pages, left_in_inbox=left)
+                 deferred=counters.deferred, duplicates=counters.duplicates,
+                 pages=counters.pages, left_in_inbox=left)
         # In oneshot mode a document left in the inbox (transient error) means "not drained".
         if failure or (self.oneshot and left):
             return ExitCode.FAILED

@@ -62,7 +62,7 @@ class Process:
 
 
 def test_daemon_process_handles_sigterm(workspace: Workspace) -> None:
-    workspace.write_config('[log]\nformat = "json"\n')
+    workspace.write_config('[log]\nformat = "json"\nlevel = "debug"\n')
     daemon = Process("run", "--config", str(workspace.config))
     try:
         daemon.wait_event("daemon.ready")
@@ -71,7 +71,7 @@ def test_daemon_process_handles_sigterm(workspace: Workspace) -> None:
         assert processed["pages"] == 1
         # A long document, and SIGTERM as soon as its first page is being worked on.
         write_sample(workspace.inbox / "long.pdf", [[f"Page {n}"] for n in range(8)])
-        daemon.wait_event("document.admitted", source="long.pdf")
+        daemon.wait_event("page.split", page=1)
         daemon.proc.send_signal(signal.SIGTERM)
         daemon.wait_event("daemon.stopping")
         stopped = daemon.wait_event("daemon.stopped")
