@@ -1,4 +1,4 @@
-"""The ``inbox-ocr`` command: run, check-config, ocr.
+"""The ``inbox-ocr`` command: run, check-config, retry-failed, ocr, correct, bench.
 
 Exit codes (daemon.errors.ExitCode): 0 ok, 1 failed, 2 bad config, 3 start-up failed.
 """
@@ -17,7 +17,9 @@ from daemon.bench import bench_correct
 from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
 from daemon.corrector import make_corrector
 from daemon.errors import ConfigError, ExitCode, InboxOcrError
+from daemon.journal import Journal
 from daemon.ocr import engine_factory
+from daemon.outbox import quarantined, release
 from daemon.service import Service
 from daemon.split import SplitLimits, open_pages
 
@@ -45,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help=config_help)
     run.add_argument("--oneshot", action="store_true",
                      help="process what is in the inbox, then exit (0 when drained)")
+
+    retry = sub.add_parser("retry-failed",
+                           help="move quarantined inputs from failed/ back into the inbox")
+    retry.add_argument("--config", help=config_help)
+    retry.add_argument("names", nargs="*", help="file names in failed/ (default: all)")
+    retry.add_argument("--reason", help="only inputs that failed with this reason, "
+                       "e.g. retries_exhausted or engine_failed")
+    retry.add_argument("--dry-run", action="store_true", help="list, move nothing")
 
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("--config", help=config_help)
@@ -77,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return cmd_check_config(_config_path(args.config))
+        if args.command == "retry-failed":
+            return cmd_retry_failed(_config_path(args.config), args.names, args.reason,
+                                    args.dry_run)
         if args.command == "run":
             return cmd_run(_config_path(args.config), args.oneshot)
         if args.command == "correct":
@@ -104,6 +117,31 @@ def cmd_check_config(path: Path) -> int:
     print(f"{path}: ok (inbox {settings.paths.inbox}, engine {settings.ocr.engine}, "
           f"{settings.ocr.worker_count()} OCR workers)")
     return ExitCode.OK
+
+
+def cmd_retry_failed(path: Path, names: list[str], reason: str | None, dry_run: bool) -> int:
+    """Give quarantined inputs another chance: back into the inbox, journal attempts reset."""
+    settings = load_settings(path)
+    chosen = [(p, report) for p, report in quarantined(settings.paths.failed)
+              if (not names or p.name in names) and (reason is None or report.get("reason") == reason)]
+    unknown = set(names) - {p.name for p, _ in chosen}
+    for name in sorted(unknown):
+        print(f"inbox-ocr: {name}: not in {settings.paths.failed} (or another reason)",
+              file=sys.stderr)
+    journal = Journal(settings.journal)
+    journal.open()
+    try:
+        for quarantined_path, report in chosen:
+            what = f"{quarantined_path.name} ({report.get('reason', 'no report')})"
+            if dry_run:
+                print(f"would retry {what}")
+                continue
+            target = release(quarantined_path, settings.paths.inbox)
+            journal.reset_failed(str(report.get("source") or quarantined_path.name))
+            print(f"retrying {what} as {target}")
+    finally:
+        journal.close()
+    return ExitCode.FAILED if unknown else ExitCode.OK
 
 
 def cmd_run(path: Path, oneshot: bool) -> int:

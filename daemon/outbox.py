@@ -205,6 +205,28 @@ class Outbox:
         return target
 
 
+def quarantined(failed: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Inputs in ``failed/`` with their error report (``{}`` when it is missing or unreadable)."""
+    found = []
+    for path in sorted(failed.iterdir()):
+        if path.name.endswith(".error.json") or path.name.startswith("."):
+            continue
+        try:
+            report = json.loads(path.with_name(path.name + ".error.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            report = {}
+        found.append((path, report if isinstance(report, dict) else {}))
+    return found
+
+
+def release(path: Path, inbox: Path) -> Path:
+    """Move a quarantined input back into the inbox (``retry-failed``); drop its report."""
+    target = _move_unique(path, inbox)
+    with contextlib.suppress(FileNotFoundError):
+        path.with_name(path.name + ".error.json").unlink()
+    return target
+
+
 def _move_unique(source: Path, folder: Path) -> Path:
     name = unique_name(
         source.name,
