@@ -21,6 +21,7 @@ from daemon.journal import Journal
 from daemon.ocr import engine_factory
 from daemon.outbox import quarantined, release
 from daemon.service import Service
+from daemon.soak import soak
 from daemon.split import SplitLimits, open_pages
 
 DEFAULT_CONFIG = Path("/etc/inbox-ocr/inbox-ocr.toml")
@@ -76,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench_correct.add_argument("--seed", type=int, default=1)
     bench_correct.add_argument("--config", help="config file for [llm] settings (optional)")
 
+    soak = bench_sub.add_parser(
+        "soak", help="drop files while killing the daemon at random; count lost and duplicates")
+    soak.add_argument("--files", type=int, default=300, help="inputs to drop")
+    soak.add_argument("--kill-every", type=float, default=3.0,
+                      help="at most this many seconds between SIGKILLs")
+    soak.add_argument("--seed", type=int, default=1)
+    soak.add_argument("--llm", action="store_true", help="with the corrector (slower)")
+    soak.add_argument("--keep", type=Path, help="work in this folder and keep it")
+
     ocr = sub.add_parser("ocr", help="print raw and corrected text of files (no folders)")
     ocr.add_argument("files", nargs="+", type=Path)
     ocr.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
@@ -94,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(_config_path(args.config), args.oneshot)
         if args.command == "correct":
             return cmd_correct(Path(args.config) if args.config else None, args.report)
+        if args.command == "bench" and args.bench == "soak":
+            return soak(args.files, args.kill_every, args.seed, args.llm, args.keep)
         if args.command == "bench":
             settings = load_settings(Path(args.config) if args.config else None,
                                      check_paths=False)

@@ -286,3 +286,13 @@ def test_retry_failed_moves_quarantined_inputs_back(workspace: Workspace) -> Non
     again = oneshot(workspace)
     assert again.returncode == 0, again.stderr
     assert (workspace.outbox / "a.json").exists()
+
+
+@pytest.mark.slow
+def test_soak_with_random_kills_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "soak", "--files", "24",
+                           "--kill-every", "1.5", "--keep", str(tmp_path / "soak")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "inputs=24 results=24 duplicates=0 lost=0 orphans=0" in proc.stdout
