@@ -77,6 +77,16 @@ def test_a_candidate_must_win_by_the_margin() -> None:
     assert [(c.line, c.before, c.after, c.margin) for c in corrections] == [(1, "Inv0ice", "Invoice", 3.0)]
 
 
+def test_past_the_time_limit_the_rest_of_the_page_stays_raw() -> None:
+    scorer = FakeScorer({"Inv0ice 5": -20.0, "Invoice 5": -10.0})
+    ticks = iter([0.0, 0.0, 5.0, 5.0])  # start, line 1, line 2 (past the 4 s budget)
+    corrector = ConfusionCorrector(scorer, margin=2.0, name="fake", time_limit=4.0,
+                                   clock=lambda: next(ticks))
+    text, corrections = corrector.correct(1, "Inv0ice 5\nInv0ice 5")
+    assert text == "Invoice 5\nInv0ice 5"
+    assert [c.line for c in corrections] == [1]
+
+
 # -- model resolution ------------------------------------------------------------------------
 
 class FakeHub:
