@@ -9,6 +9,7 @@ what the boundary that catches it must do; nothing else decides::
     +-- DocumentError                 -         no      quarantine the input in failed/
     |   +-- UnsupportedFormat
     |   +-- CorruptInput
+    |   +-- EncryptedInput                             (password-protected PDF)
     |   +-- LimitExceeded
     |   +-- EngineFailed
     |   +-- NotRegularFile                             (symlink, fifo, socket in the inbox)
@@ -79,6 +80,10 @@ class UnsupportedFormat(DocumentError):
 
 class CorruptInput(DocumentError):
     reason = "corrupt_input"
+
+
+class EncryptedInput(DocumentError):
+    reason = "encrypted"
 
 
 class LimitExceeded(DocumentError):

@@ -20,7 +20,7 @@ import pdf2image
 import pdf2image.exceptions
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from daemon.errors import CorruptInput, LimitExceeded, UnsupportedFormat
+from daemon.errors import CorruptInput, EncryptedInput, LimitExceeded, UnsupportedFormat
 
 # We enforce our own pixel limit (limits.max_page_megapixels) before decoding anything.
 Image.MAX_IMAGE_PIXELS = None
@@ -91,7 +91,7 @@ def _pdf_pages(path: Path, dpi: int, limits: SplitLimits) -> tuple[int, PageIter
     except (pdf2image.exceptions.PDFPageCountError, pdf2image.exceptions.PDFSyntaxError) as exc:
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable PDF"
         if "password" in message.lower() or "encrypt" in message.lower():
-            raise CorruptInput(f"PDF is encrypted or password-protected: {message}") from exc
+            raise EncryptedInput(f"PDF is encrypted or password-protected: {message}") from exc
         raise CorruptInput(f"PDF cannot be read: {message}") from exc
     except ValueError as exc:  # pdf2image fails to parse pdfinfo output of damaged files
         raise CorruptInput(f"PDF cannot be read: {exc}") from exc

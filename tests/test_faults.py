@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from pypdf import PdfWriter
 
 from daemon import audit
 from daemon.faults import CRASH_ENV
@@ -240,7 +241,14 @@ def test_hostile_files_are_quarantined_with_reasons_and_names_survive(
     write_sample(outside, [["Not yours"]])
     inbox = workspace.inbox
     (inbox / "empty.pdf").write_bytes(b"")
-    (inbox / "encrypted.pdf").write_bytes(b"%PDF-1.7\n1 0 obj<</Encrypt 2 0 R>>endobj\n%%EOF\n")
+    write_sample(inbox / "encrypted.pdf", [["Secret"]])
+    protected = PdfWriter(clone_from=str(inbox / "encrypted.pdf"))
+    protected.encrypt(user_password="secret", algorithm="RC4-128")
+    protected.write(inbox / "encrypted.pdf")
+    write_sample(inbox / "truncated.png", [["Cut short"]])
+    (inbox / "truncated.png").write_bytes((inbox / "truncated.png").read_bytes()[:2000])
+    write_sample(inbox / "mislabelled.pdf.png", [["Invoice No: INV-778"]])
+    (inbox / "mislabelled.pdf.png").rename(inbox / "mislabelled.pdf")  # a PNG named .pdf
     (inbox / "bomb.png").write_bytes(_png_header_only(30000, 30000))
     (inbox / "link.png").symlink_to(outside)
     (inbox / "notes.docx").write_bytes(b"PK\x03\x04 not a scan")
@@ -259,7 +267,8 @@ def test_hostile_files_are_quarantined_with_reasons_and_names_survive(
     reasons = {p.name.removesuffix(".error.json"): json.loads(p.read_text())["reason"]
                for p in workspace.failed.glob("*.error.json")}
     assert reasons == {
-        "empty.pdf": "corrupt_input", "encrypted.pdf": "corrupt_input",
+        "empty.pdf": "corrupt_input", "encrypted.pdf": "encrypted",
+        "truncated.png": "corrupt_input",
         "bomb.png": "limit_exceeded", "link.png": "not_regular_file",
         "notes.docx": "unsupported_format",
     }
@@ -267,7 +276,9 @@ def test_hostile_files_are_quarantined_with_reasons_and_names_survive(
     assert outside.exists()
     for n, name in enumerate(good_names):
         assert f"INV-77{n}" in (workspace.outbox / (Path(name).stem + ".txt")).read_text()
-    assert sorted(p.name for p in workspace.archive.iterdir()) == sorted(good_names)
+    assert "INV-778" in (workspace.outbox / "mislabelled.txt").read_text()
+    assert sorted(p.name for p in workspace.archive.iterdir()) == sorted(
+        [*good_names, "mislabelled.pdf"])
 
 
 def test_retry_failed_moves_quarantined_inputs_back(workspace: Workspace) -> None:
