@@ -127,11 +127,7 @@ class Pipeline:
         self._io = ThreadPoolExecutor(2, thread_name_prefix="io")
         self._correct_pool = ThreadPoolExecutor(1, thread_name_prefix="correct")
         self._outbox = Outbox(settings.paths.outbox, settings.paths.archive, settings.paths.failed)
-        self._limits = SplitLimits(
-            max_file_bytes=int(settings.limits.max_file_mb * 1024 * 1024),
-            max_pages=settings.limits.max_pages,
-            max_page_pixels=int(settings.limits.max_page_megapixels * 1_000_000),
-        )
+        self._limits = _split_limits(settings)
         self._started: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._commits: set[asyncio.Future[Any]] = set()
@@ -150,6 +146,12 @@ class Pipeline:
             asyncio.create_task(self._correct_stage(), name="correct"),
             asyncio.create_task(self._outbox_stage(), name="outbox"),
         ]
+
+    def reconfigure(self, settings: Settings) -> None:
+        """SIGHUP: new folders and limits apply to documents from now on (daemon.reload)."""
+        self._settings = settings
+        self._limits = _split_limits(settings)
+        self._outbox = Outbox(settings.paths.outbox, settings.paths.archive, settings.paths.failed)
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
@@ -216,7 +218,7 @@ class Pipeline:
         emitted = 0
         try:
             await run_in(self._io, _recheck, document)
-            _count, pages = await run_in(
+            count, pages = await run_in(
                 self._io, open_pages, document.path, self._settings.ocr.dpi, self._limits
             )
             while True:
@@ -226,7 +228,7 @@ class Pipeline:
                     break
                 number, image, dpi = item
                 seconds = self._clock() - t0
-                log.debug(audit.PAGE_SPLIT, page=number, width=image.width,
+                log.debug(audit.PAGE_SPLIT, page=number, pages=count, width=image.width,
                           height=image.height, seconds=round(seconds, 3))
                 await self.page_q.put(PageImage(document, number, image, dpi, seconds))
                 emitted += 1
@@ -332,7 +334,8 @@ class Pipeline:
                       stage_seconds: dict[str, float]) -> None:
         t0 = self._clock()
         pages = sorted(entry.pages, key=lambda p: p.number)
-        stem = self._outbox.reserve_stem(document.path.name)
+        outbox = self._outbox  # a reload may swap it: one document, one set of folders
+        stem = outbox.reserve_stem(document.path.name)
         await run_in(self._io, _recheck, document)
         warnings: list[str] = []
         finished_at = self._wallclock()
@@ -345,8 +348,8 @@ class Pipeline:
             stage_seconds=stage_seconds, warnings=warnings,
             outputs={"text": f"{stem}.txt", "json": f"{stem}.json"},
         )
-        await run_in(self._io, self._outbox.commit, stem, page_text(pages), result)
-        archived = await run_in(self._io, self._outbox.archive_input, document.path)
+        await run_in(self._io, outbox.commit, stem, page_text(pages), result)
+        archived = await run_in(self._io, outbox.archive_input, document.path)
         stage_seconds["write"] = self._clock() - t0
         self.counters.processed += 1
         self.counters.pages += len(pages)
@@ -387,6 +390,14 @@ class Pipeline:
         self.counters.failed += 1
         log.error(audit.DOCUMENT_FAILED, quarantined_as=target.name, **fields)
         self._on_outcome(document, Outcome.FAILED)
+
+
+def _split_limits(settings: Settings) -> SplitLimits:
+    return SplitLimits(
+        max_file_bytes=int(settings.limits.max_file_mb * 1024 * 1024),
+        max_pages=settings.limits.max_pages,
+        max_page_pixels=int(settings.limits.max_page_megapixels * 1_000_000),
+    )
 
 
 def _recheck(document: Document) -> None:
