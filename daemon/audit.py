@@ -129,6 +129,10 @@ def set_level(level: str) -> None:
     logging.getLogger().setLevel(_LEVELS[level])
 
 
+def most_verbose(*levels: str) -> str:
+    return min(levels, key=_LEVELS.__getitem__)
+
+
 def _json_renderer() -> Any:
     return structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
 

@@ -57,6 +57,7 @@ class Metrics:
             self.documents.labels(outcome=outcome)
         self._server: Any = None
         self._thread: Any = None
+        self.port = 0
 
     def bind(self, depths: Callable[[], dict[str, int]], in_flight: Callable[[], int]) -> None:
         """Read the queues and the in-flight count at scrape time."""
@@ -85,7 +86,8 @@ class Metrics:
     def start(self, address: str, port: int) -> int:
         """Serve /metrics; returns the port (useful with port 0). Raises OSError."""
         self._server, self._thread = start_http_server(port, addr=address, registry=self.registry)
-        return int(self._server.server_port)
+        self.port = int(self._server.server_port)
+        return self.port
 
     def close(self) -> None:
         self.model_loaded.set(0)

@@ -199,12 +199,13 @@ class Service:
                       key=getattr(exc, "key", None), error=str(exc))
             self.notifier.ready(f"reload rejected, old config kept: {exc}")
             return
-        self.settings = settings
+        old_level, self.settings = self.settings.log.level, settings
         pipeline.reconfigure(settings)
         self.supervisor.reconfigure(settings)
-        audit.set_level(settings.log.level)
+        audit.set_level(audit.most_verbose(old_level, settings.log.level))  # the event shows
         log.info(audit.CONFIG_RELOADED, config=str(settings.source), applied=change.applied,
                  needs_restart=change.needs_restart)
+        audit.set_level(settings.log.level)
         restart = f"; restart to apply {', '.join(change.needs_restart)}" \
             if change.needs_restart else ""
         self.notifier.ready(f"configuration reloaded{restart}")
