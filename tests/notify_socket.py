@@ -2,13 +2,15 @@
 
 A reader thread receives the datagrams (so a daemon sending from the event loop can never
 block on a full socket buffer while the test awaits on the same loop) and hands each message,
-parsed into its fields, to an asyncio queue.
+parsed into its fields, to an asyncio queue when created on a running loop (``until``), else to
+a thread-safe queue (``wait_for``, for a daemon running as a separate process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import socket
 import tempfile
 import threading
@@ -23,8 +25,12 @@ class NotifySocket:
         self.path = Path(self._dir.name) / "notify.sock"
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.bind(str(self.path))
-        self._loop = asyncio.get_running_loop()
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         self._queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        self._sync: queue.Queue[dict[str, str]] = queue.Queue()
         self.messages: list[dict[str, str]] = []
         self._thread = threading.Thread(target=self._read, name="notify-reader", daemon=True)
         self._thread.start()
@@ -38,7 +44,11 @@ class NotifySocket:
             if not data:
                 return
             fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
-            self._loop.call_soon_threadsafe(self._deliver, fields)
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._deliver, fields)
+            else:
+                self.messages.append(fields)
+                self._sync.put(fields)
 
     def _deliver(self, fields: dict[str, str]) -> None:
         self.messages.append(fields)
@@ -63,6 +73,16 @@ class NotifySocket:
 
         await asyncio.wait_for(wait(), timeout)
         return seen
+
+    def wait_for(self, key: str, value: str | None = None, contains: str = "",
+                 timeout: float = TIMEOUT) -> dict[str, str]:
+        """Blocking: the first message from now on with ``key`` (= ``value``) and a STATUS
+        containing ``contains``."""
+        while True:
+            message = self._sync.get(timeout=timeout)
+            if key in message and (value is None or message[key] == value) \
+                    and contains in message.get("STATUS", ""):
+                return message
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
