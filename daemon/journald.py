@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
@@ -38,8 +39,6 @@ def stdout_is_journal(environ: Mapping[str, str] | None = None,
     if not (dev.isdigit() and ino.isdigit()):
         return False
     try:
-        import sys
-
         st = os.fstat((stream or sys.stdout).fileno())
     except (OSError, ValueError, AttributeError):
         return False
@@ -112,6 +111,9 @@ class JournalHandler(logging.Handler):
             if not isinstance(event, dict):
                 event = {"event": rendered}
             event.setdefault("level", record.levelname.lower())
-            self._send(*journal_fields(event))
+            try:
+                self._send(*journal_fields(event))
+            except OSError:  # no journald (log.journal = "on" outside systemd): keep the line
+                sys.stderr.write(rendered + "\n")
         except Exception:
             self.handleError(record)

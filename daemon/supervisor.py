@@ -9,7 +9,8 @@ documents in flight, the stage tasks and the progress marks counted by daemon.te
   watcher alive) and either idle or making progress. Busy with no stage finishing a page or a
   document for ``service.stall_seconds`` means wedged: the pings stop and systemd restarts the
   service after WatchdogSec (``Restart=on-failure``);
-- rewrites ``<paths.state>/status.json`` for ``inbox-ocr status``.
+- rewrites ``<paths.state>/status.json`` for ``inbox-ocr status`` (after the STATUS=, in the
+  same tick: whoever saw the message can read the file).
 
 The decision is the pure :class:`StallDetector` with an injected clock. The supervisor also
 owns what feeds it: the audit observers (daemon.telemetry, and daemon.metrics when
@@ -87,7 +88,6 @@ class Supervisor:
         self._wallclock = wallclock
         self._detector = StallDetector(settings.service.stall_seconds, clock)
         self._started_at = wallclock()
-        self._next_file = clock()
         self._file_error = False
         self._task: asyncio.Task[None] | None = None
         self.state = "starting"
@@ -152,9 +152,12 @@ class Supervisor:
         return period
 
     async def run(self) -> None:
-        while True:
-            self.tick()
-            await asyncio.sleep(self.period())
+        try:
+            while True:
+                self.tick()
+                await asyncio.sleep(self.period())
+        except Exception:  # a bug here must not stop the daemon; without pings systemd restarts it
+            log.exception(audit.INTERNAL_ERROR, stage="supervisor")
 
     def tick(self) -> None:
         """One look: decide the ping, send STATUS= (+ WATCHDOG=1), maybe write the file."""
@@ -173,9 +176,7 @@ class Supervisor:
         snapshot = self.telemetry.snapshot()
         self._notifier.status(self.summary(depths, in_flight, snapshot, healthy), watchdog=ping)
         self.pings += ping
-        if self._clock() >= self._next_file:
-            self._next_file = self._clock() + self.settings.service.status_seconds
-            self.write_file(depths, in_flight, snapshot, healthy)
+        self.write_file(depths, in_flight, snapshot, healthy)
 
     def summary(self, depths: dict[str, int], in_flight: int, snapshot: dict[str, Any],
                 healthy: bool) -> str:

@@ -206,21 +206,28 @@ def test_bad_config_on_reload_is_rejected_and_the_old_one_kept(
     assert [e["key"] for e in rejected] == ["limits.max_pages", "config"]
 
 
-def test_status_file_and_status_command(workspace: Workspace,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_file_and_status_command(
+        workspace: Workspace, capsys: pytest.CaptureFixture[str],
+        systemd_env: Callable[[NotifySocket], None]) -> None:
     service_config(workspace)
     write_sample(workspace.inbox / "long.pdf", [[f"Page {n}"] for n in range(3)])
     (workspace.inbox / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
 
     async def main() -> None:
-        daemon = Harness(workspace.config)
-        await daemon.start()
-        outcomes = {(await daemon.next())[1], (await daemon.next())[1]}
-        assert outcomes == {Outcome.PROCESSED, Outcome.FAILED}
-        # Running: the command reports the live status file.
-        assert await asyncio.to_thread(cli.main, ["status", "--config", str(workspace.config)]) \
-            == ExitCode.OK
-        assert await daemon.stop() == ExitCode.OK
+        sock = NotifySocket()
+        systemd_env(sock)
+        try:
+            daemon = Harness(workspace.config)
+            await daemon.start()
+            outcomes = {(await daemon.next())[1], (await daemon.next())[1]}
+            assert outcomes == {Outcome.PROCESSED, Outcome.FAILED}
+            # The status file is rewritten in the tick that sent this STATUS=.
+            await sock.until("STATUS", contains="in flight 0; done 1, failed 1")
+            assert await asyncio.to_thread(cli.main, ["status", "--config",
+                                                      str(workspace.config)]) == ExitCode.OK
+            assert await daemon.stop() == ExitCode.OK
+        finally:
+            sock.close()
 
     run(main)
     running = capsys.readouterr().out
