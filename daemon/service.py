@@ -194,9 +194,9 @@ class Service:
         self.notifier.reloading()
         try:
             settings, change = await asyncio.to_thread(reload.reload_settings, self.settings)
-        except (ConfigError, StartupError) as exc:
+        except ConfigError as exc:
             log.error(audit.CONFIG_RELOAD_REJECTED, config=str(self.settings.source),
-                      key=getattr(exc, "key", None), error=str(exc))
+                      key=exc.key, error=str(exc))
             self.notifier.ready(f"reload rejected, old config kept: {exc}")
             return
         old_level, self.settings = self.settings.log.level, settings
