@@ -1,4 +1,4 @@
-"""The ``inbox-ocr`` command: run, check-config, retry-failed, ocr, correct, bench.
+"""The ``inbox-ocr`` command: run, check-config, status, retry-failed, ocr, correct, bench.
 
 Exit codes (daemon.errors.ExitCode): 0 ok, 1 failed, 2 bad config, 3 start-up failed.
 """
@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from daemon import __version__, audit
+from daemon import __version__, audit, journald, status
 from daemon.bench import bench_correct
 from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
 from daemon.corrector import make_corrector
@@ -60,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("--config", help=config_help)
 
+    show = sub.add_parser("status", help="show what the daemon is doing (reads its status file "
+                          "and today's audit log; no connection to the daemon needed)")
+    show.add_argument("--config", help=config_help)
+    show.add_argument("--json", action="store_true", help="print the status file and counts as JSON")
+
     correct = sub.add_parser("correct", help="correct OCR text from stdin, print it on stdout")
     correct.add_argument("--config", help="config file for [llm] settings (optional)")
     correct.add_argument("--report", action="store_true",
@@ -102,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     args.dry_run)
         if args.command == "run":
             return cmd_run(_config_path(args.config), args.oneshot)
+        if args.command == "status":
+            return cmd_status(_config_path(args.config), args.json)
         if args.command == "correct":
             return cmd_correct(Path(args.config) if args.config else None, args.report)
         if args.command == "bench" and args.bench == "soak":
@@ -159,7 +168,8 @@ def cmd_retry_failed(path: Path, names: list[str], reason: str | None, dry_run: 
 def cmd_run(path: Path, oneshot: bool) -> int:
     settings = load_settings(path)
     settings.paths.state.mkdir(parents=True, exist_ok=True)
-    audit.configure(settings.log.level, settings.log.format, settings.audit_log)
+    audit.configure(settings.log.level, settings.log.format, settings.audit_log,
+                    journal=journald.wanted(settings.log.journal))
     service = Service(settings, oneshot=oneshot)
 
     async def serve() -> ExitCode:
@@ -176,6 +186,20 @@ def cmd_run(path: Path, oneshot: bool) -> int:
     except Exception:
         log.exception(audit.INTERNAL_ERROR)
         return ExitCode.FAILED
+
+
+def cmd_status(path: Path, as_json: bool) -> int:
+    """Print the daemon's last status and today's counts. Exit 0 when it is running, 1 if not."""
+    settings = load_settings(path, check_paths=False)
+    current = status.read_status(status.status_path(settings.paths.state))
+    today = status.today_counts(settings.audit_log)
+    running = current is not None and current.get("state") != "stopped" \
+        and status.pid_alive(current.get("pid"))
+    if as_json:
+        print(json.dumps({"status": current, "today": today, "running": running}, indent=1))
+    else:
+        print(status.render(current, today, time.time()))
+    return ExitCode.OK if running else ExitCode.FAILED
 
 
 def cmd_correct(config: Path | None, report: bool) -> int:

@@ -13,6 +13,7 @@ The file ``etc/inbox-ocr.toml`` documents every key; ``docs/config.md`` is the r
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import typing
@@ -29,6 +30,7 @@ ENV_CONFIG_FILE = "INBOX_OCR_CONFIG"
 WatchMode = Literal["auto", "events", "polling"]
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+JournalMode = Literal["auto", "on", "off"]
 EngineName = Literal["tesseract"]
 
 
@@ -120,6 +122,22 @@ class LogSettings:
     level: LogLevel = "info"
     format: LogFormat = "auto"
     file: str = "audit.log"
+    journal: JournalMode = "auto"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Self-report to systemd and to ``inbox-ocr status`` (daemon.supervisor)."""
+
+    status_seconds: float = _opt(5.0, minimum=0.01, maximum=3600.0)
+    stall_seconds: float = _opt(600.0, minimum=0.01, maximum=86400.0)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool = False
+    address: str = "127.0.0.1"
+    port: int = _opt(9464, minimum=0, maximum=65535)
 
 
 @dataclass(frozen=True)
@@ -132,6 +150,8 @@ class Settings:
     limits: LimitsSettings = LimitsSettings()
     retry: RetrySettings = RetrySettings()
     log: LogSettings = LogSettings()
+    service: ServiceSettings = ServiceSettings()
+    metrics: MetricsSettings = MetricsSettings()
     source: Path | None = None
 
     @property
@@ -185,6 +205,7 @@ def load_settings(
     if check_paths:
         _check_paths(settings)
     _check_log_file(settings.log.file)
+    _check_address(settings.metrics.address)
     return settings
 
 
@@ -274,6 +295,14 @@ def _convert(name: str, hint: Any, value: Any, base: Path) -> Any:
 def _check_log_file(name: str) -> None:
     if not name or Path(name).is_absolute() or len(Path(name).parts) != 1:
         raise ConfigError("log.file", f"must be a plain file name inside paths.state, got {name!r}")
+
+
+def _check_address(address: str) -> None:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise ConfigError("metrics.address",
+                          f"must be an IP address such as 127.0.0.1 or ::1, got {address!r}") from None
 
 
 def _check_paths(settings: Settings) -> None:

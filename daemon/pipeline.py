@@ -79,7 +79,11 @@ class Engines(Protocol):
     @property
     def workers(self) -> int: ...
 
+    async def start(self) -> None: ...
+
     async def recognize(self, image: Any) -> OcrResult: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -151,11 +155,7 @@ class Pipeline:
         self._io = ThreadPoolExecutor(2, thread_name_prefix="io")
         self._correct_pool = ThreadPoolExecutor(1, thread_name_prefix="correct")
         self._outbox = Outbox(settings.paths.outbox, settings.paths.archive, settings.paths.failed)
-        self._limits = SplitLimits(
-            max_file_bytes=int(settings.limits.max_file_mb * 1024 * 1024),
-            max_pages=settings.limits.max_pages,
-            max_page_pixels=int(settings.limits.max_page_megapixels * 1_000_000),
-        )
+        self._limits = _split_limits(settings)
         self._started: dict[str, float] = {}
         self._rows: dict[str, Row] = {}  # document id -> its journal row
         self._active: dict[str, int] = {}  # sha256 -> documents with that content in flight
@@ -176,6 +176,12 @@ class Pipeline:
             asyncio.create_task(self._correct_stage(), name="correct"),
             asyncio.create_task(self._outbox_stage(), name="outbox"),
         ]
+
+    def reconfigure(self, settings: Settings) -> None:
+        """SIGHUP: new folders and limits apply to documents from now on (daemon.reload)."""
+        self._settings = settings
+        self._limits = _split_limits(settings)
+        self._outbox = Outbox(settings.paths.outbox, settings.paths.archive, settings.paths.failed)
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
@@ -279,7 +285,7 @@ class Pipeline:
         emitted = 0
         try:
             await run_in(self._io, _recheck, document)
-            _count, pages = await run_in(
+            count, pages = await run_in(
                 self._io, open_pages, document.path, self._settings.ocr.dpi, self._limits
             )
             while True:
@@ -289,7 +295,7 @@ class Pipeline:
                     break
                 number, image, dpi = item
                 seconds = self._clock() - t0
-                log.debug(audit.PAGE_SPLIT, page=number, width=image.width,
+                log.debug(audit.PAGE_SPLIT, page=number, pages=count, width=image.width,
                           height=image.height, seconds=round(seconds, 3))
                 await self.page_q.put(PageImage(document, number, image, dpi, seconds))
                 emitted += 1
@@ -401,9 +407,10 @@ class Pipeline:
                       stage_seconds: dict[str, float]) -> None:
         t0 = self._clock()
         pages = sorted(entry.pages, key=lambda p: p.number)
+        outbox = self._outbox  # a reload may swap it: one document, one set of folders
         row = self._rows[document.id]
         await run_in(self._io, _recheck, document)
-        stem = self._outbox.reserve_stem(document.path.name)
+        stem = outbox.reserve_stem(document.path.name)
         # Journal first: after a crash from here on, the next start knows which files are ours.
         await run_in(self._io, self._journal.begin_commit, row.id, stem)
         warnings = [w for page in pages for w in page.warnings]
@@ -418,16 +425,16 @@ class Pipeline:
             outputs={"text": f"{stem}.txt", "json": f"{stem}.json"},
         )
         try:
-            await run_in(self._io, self._outbox.commit, stem, page_text(pages), result)
+            await run_in(self._io, outbox.commit, stem, page_text(pages), result)
         except TransientError:
-            await run_in(self._io, self._outbox.discard, stem)
+            await run_in(self._io, outbox.discard, stem)
             raise
         await run_in(self._io, self._journal.mark_committed, row.id)
         faults.checkpoint("outbox.committed")
         # The results are visible from here on: whatever happens next must not redo them.
         outcome, archive_error, archived_as = Outcome.PROCESSED, None, None
         try:
-            archived = await run_in(self._io, self._outbox.archive_input, document.path)
+            archived = await run_in(self._io, outbox.archive_input, document.path)
             archived_as = archived.name
             faults.checkpoint("outbox.archived")
             await run_in(self._io, self._journal.mark_done, row.id, archived.name)
@@ -534,6 +541,14 @@ class Pipeline:
                      sha256=document.sha256, size=document.size, archived_as=archived.name,
                      duplicate_of=earlier.name, outbox=earlier.outbox_stem)
             self._on_outcome(document, Outcome.DUPLICATE)
+
+
+def _split_limits(settings: Settings) -> SplitLimits:
+    return SplitLimits(
+        max_file_bytes=int(settings.limits.max_file_mb * 1024 * 1024),
+        max_pages=settings.limits.max_pages,
+        max_page_pixels=int(settings.limits.max_page_megapixels * 1_000_000),
+    )
 
 
 def _recheck(document: Document) -> None:

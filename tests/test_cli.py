@@ -139,3 +139,41 @@ def test_oneshot_on_invoice2data_pdfs(workspace: Workspace) -> None:
         assert (workspace.outbox / f"{pdf.stem}.json").exists()
     # Known gap (issue 3): Tesseract drops Flipkart's number, printed inside a dashed box.
     assert found == {p.stem: p.stem != "FlipkartInvoice" for p in pdfs}
+
+
+def test_daemon_process_under_a_notify_socket(workspace: Workspace,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """What systemd sees: READY=1, STATUS=/WATCHDOG=1, RELOADING=1 + READY=1 on SIGHUP,
+    STOPPING=1 on SIGTERM; all over a real datagram socket, from the real process."""
+    from tests.notify_socket import NotifySocket
+
+    workspace.write_config('[log]\nformat = "json"\n[service]\nstatus_seconds = 0.05\n')
+    sock = NotifySocket()
+    monkeypatch.setenv("NOTIFY_SOCKET", str(sock.path))
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    daemon = Process("run", "--config", str(workspace.config))
+    try:
+        ready = sock.wait_for("READY", "1")
+        assert ready["STATUS"] == f"watching {workspace.inbox}"
+        write_sample(workspace.inbox / "one.png", [["Invoice No: 42"]])
+        sock.wait_for("WATCHDOG", "1", contains="done 1")
+        workspace.config.write_text(workspace.config.read_text() + "[limits]\nmax_pages = 9\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        sock.wait_for("RELOADING", "1")
+        assert sock.wait_for("READY", "1")["STATUS"] == "configuration reloaded"
+        reloaded = daemon.wait_event("config.reloaded")
+        assert reloaded["applied"] == ["limits.max_pages"] and reloaded["needs_restart"] == []
+        daemon.proc.send_signal(signal.SIGTERM)
+        sock.wait_for("STOPPING", "1")
+        assert daemon.finish() == 0
+    finally:
+        daemon.close()
+        sock.close()
+    messages = sock.messages
+    assert messages[0]["READY"] == "1" and messages[-1] == {"STOPPING": "1", "STATUS": "draining"}
+    kinds = [next(k for k in ("READY", "RELOADING", "WATCHDOG", "STATUS") if k in m)
+             for m in messages[:-1]]
+    collapsed = [k for i, k in enumerate(kinds) if i == 0 or k != kinds[i - 1]]
+    assert collapsed[0] == "READY" and collapsed[1] == "WATCHDOG"
+    assert collapsed[collapsed.index("RELOADING") + 1] == "READY"
+    assert set(collapsed[2:]) <= {"WATCHDOG", "RELOADING", "READY"}
