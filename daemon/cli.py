@@ -193,12 +193,14 @@ def cmd_status(path: Path, as_json: bool) -> int:
     settings = load_settings(path, check_paths=False)
     current = status.read_status(status.status_path(settings.paths.state))
     today = status.today_counts(settings.audit_log)
+    journal = status.journal_counts(settings.journal)
     running = current is not None and current.get("state") != "stopped" \
         and status.pid_alive(current.get("pid"))
     if as_json:
-        print(json.dumps({"status": current, "today": today, "running": running}, indent=1))
+        print(json.dumps({"status": current, "today": today, "journal": journal,
+                          "running": running}, indent=1))
     else:
-        print(status.render(current, today, time.time()))
+        print(status.render(current, today, time.time(), journal))
     return ExitCode.OK if running else ExitCode.FAILED
 
 

@@ -5,8 +5,9 @@ The running daemon rewrites ``<paths.state>/status.json`` atomically every
 reads it (no connection to the daemon is needed, so it works for any user who can read the
 state folder) and adds today's done/failed counts from the audit log.
 
-``today_counts`` is the one place that knows where "today" comes from: when the durable journal
-lands it can count from there instead of scanning the audit log.
+``today_counts`` counts today's canonical events in the audit log; ``journal_counts`` reads the
+durable journal (read-only) for the all-time picture: inputs done, failed, waiting for a retry,
+duplicates.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -82,6 +84,21 @@ def today_counts(audit_log: Path, today: date | None = None) -> dict[str, int]:
     return counts
 
 
+def journal_counts(journal: Path) -> dict[str, int] | None:
+    """Rows per state in the journal (daemon.journal), opened read-only; None if absent."""
+    if not journal.exists():
+        return None
+    try:
+        db = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = db.execute("SELECT state, COUNT(*) FROM inputs GROUP BY state").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return {str(state): int(count) for state, count in rows}
+
+
 def _canonical_events(lines: Iterable[str], names: Mapping[str, str]) -> Iterable[dict[str, Any]]:
     quoted = [f'"{n}"' for n in names]
     for line in lines:
@@ -107,7 +124,8 @@ def pid_alive(pid: object) -> bool:
     return True
 
 
-def render(status: dict[str, Any] | None, today: dict[str, int], now: float) -> str:
+def render(status: dict[str, Any] | None, today: dict[str, int], now: float,
+           journal: dict[str, int] | None = None) -> str:
     """The human-readable report printed by ``inbox-ocr status``."""
     lines: list[str] = []
     if status is None:
@@ -149,4 +167,8 @@ def render(status: dict[str, Any] | None, today: dict[str, int], now: float) -> 
                      f"(last {rate.get('window_seconds', 0):.0f}s)")
     lines.append(f"today: processed {today['processed']}, failed {today['failed']}, "
                  f"deferred {today['deferred']}")
+    if journal is not None:
+        lines.append(f"journal (all time): done {journal.get('done', 0)}, failed "
+                     f"{journal.get('failed', 0)}, waiting for a retry "
+                     f"{journal.get('retrying', 0)}, duplicates {journal.get('duplicate', 0)}")
     return "\n".join(lines)

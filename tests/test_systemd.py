@@ -234,9 +234,11 @@ def test_status_file_and_status_command(
     assert running.startswith("daemon: running (pid ")
     assert "queues (waiting for): split 0, ocr 0, correct 0, outbox 0" in running
     assert "today: processed 1, failed 1, deferred 0" in running
+    assert "journal (all time): done 1, failed 1, waiting for a retry 0, duplicates 0" in running
     assert cli.main(["status", "--config", str(workspace.config), "--json"]) == ExitCode.FAILED
     report = json.loads(capsys.readouterr().out)
     assert report["running"] is False and report["today"]["processed"] == 1
+    assert report["journal"] == {"done": 1, "failed": 1}
     status = report["status"]
     assert status["state"] == "stopped"
     assert status["counts"] == {"processed": 1, "failed": 1, "deferred": 0, "pages": 3,
@@ -250,7 +252,7 @@ def test_page_progress_of_a_document_in_flight(workspace: Workspace,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     service_config(workspace)
     BlockingEngine.release.clear()
-    monkeypatch.setattr("daemon.service.engine_factory", lambda _s: BlockingEngine)
+    monkeypatch.setattr("daemon.service.make_engines", lambda _s: EnginePool(BlockingEngine, 1))
     write_sample(workspace.inbox / "big.pdf", [[f"Page {n}"] for n in range(4)])
 
     async def main() -> dict[str, object]:
