@@ -25,6 +25,7 @@ from daemon.outbox import quarantined, release
 from daemon.service import Service
 from daemon.soak import soak
 from daemon.split import SplitLimits, open_pages
+from daemon.throughput import bench_throughput
 
 DEFAULT_CONFIG = Path("/etc/inbox-ocr/inbox-ocr.toml")
 
@@ -84,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_correct.add_argument("--seed", type=int, default=1)
     bench_correct.add_argument("--config", help="config file for [llm] settings (optional)")
 
+    thru = bench_sub.add_parser(
+        "throughput", help="pages per minute vs the raw tesseract CLI, peak RSS, latency")
+    thru.add_argument("--pages", type=int, default=40, help="pages in the batch")
+    thru.add_argument("--big-pages", type=int, default=200,
+                      help="pages of the large PDF for the memory figure (a multiple of 20; "
+                      "0 = skip the memory figure)")
+    thru.add_argument("--workers", type=int, default=0, help="0 = one per CPU core")
+    thru.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    thru.add_argument("--config", help="config file for [ocr] settings (optional)")
+
     soak = bench_sub.add_parser(
         "soak", help="drop files while killing the daemon at random; count lost and duplicates")
     soak.add_argument("--files", type=int, default=300, help="inputs to drop")
@@ -113,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_status(_config_path(args.config), args.json)
         if args.command == "correct":
             return cmd_correct(Path(args.config) if args.config else None, args.report)
+        if args.command == "bench" and args.bench == "throughput":
+            ocr = load_settings(Path(args.config) if args.config else None,
+                                check_paths=False).ocr
+            bench_throughput(args.pages, args.workers or ocr.worker_count(), ocr.dpi, ocr.psm,
+                             ocr.languages, args.big_pages, args.keep)
+            return ExitCode.OK
         if args.command == "bench" and args.bench == "soak":
             return soak(args.files, args.kill_every, args.seed, args.llm, args.keep)
         if args.command == "bench":

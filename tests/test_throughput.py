@@ -1,0 +1,43 @@
+"""The throughput benchmark's parts (its figures are printed, never asserted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daemon.throughput import make_batch, tree_memory
+from tests.test_cli import REPO
+
+
+def test_tree_memory_counts_children(tmp_path: Path) -> None:
+    alone = tree_memory(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        # The child's interpreter is resident too, so the tree weighs more than this process.
+        assert alone > 0 and tree_memory(os.getpid()) > alone
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+
+
+def test_batch_mixes_pngs_and_multipage_pdfs(tmp_path: Path) -> None:
+    files = make_batch(tmp_path, 8)
+    assert sorted(p.suffix for p in files) == [".pdf", ".pdf", ".png", ".png"]
+
+
+@pytest.mark.slow
+def test_bench_throughput_prints_every_figure(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "throughput", "--pages", "2",
+                           "--big-pages", "0", "--keep", str(tmp_path / "bench")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for figure in ("floor  tesseract CLI", "inbox-ocr corrector off", "inbox-ocr corrector on",
+                   "latency, one page", "ocrmypdf"):
+        assert figure in proc.stdout, proc.stdout
