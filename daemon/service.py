@@ -33,7 +33,7 @@ from daemon.pipeline import Engines, Outcome, Pipeline, sha256_file
 from daemon.records import Document
 from daemon.supervisor import Supervisor
 from daemon.watcher import start_observer
-from daemon.workers import ProcessEnginePool
+from daemon.workers import ProcessEnginePool, release_big_buffers
 
 log = audit.get_logger()
 
@@ -56,6 +56,7 @@ def prepare_folders(settings: Settings) -> None:
 
 def make_engines(settings: Settings) -> Engines:
     """The OCR pool: one engine per worker process (crash and hang isolation)."""
+    release_big_buffers()  # page images pass through this process too
     engine_factory(settings.ocr)  # checks the engine's settings before any process starts
     return ProcessEnginePool(settings.ocr, settings.ocr.worker_count(),
                              settings.limits.ocr_seconds_per_page)
