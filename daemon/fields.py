@@ -1,0 +1,1037 @@
+"""Key fields of an invoice or receipt, read from its corrected text: pure functions, no I/O.
+
+``extract_fields(pages, today=...)`` finds the invoice number, the invoice and due dates, the
+total, subtotal and tax, the currency, the vendor's name and tax id and an IBAN, each as a
+:class:`Field` that says where it was read (page, line, the line's text), how sure the reading
+is, and whether it passed every check that applies (``valid``) or why not (``reason``).
+
+The rule is the accounting users' one: a flagged raw value beats a wrong corrected one. So:
+
+- numbers are parsed by the document's own convention (``1.234,56`` or ``1,234.56``, ``1 234,56``
+  only where the comma is the decimal mark); a number that could be read two ways is flagged;
+- a date whose day and month could be swapped (``03/04/2024``) is resolved only by evidence in
+  the document (an unambiguous date, its language, its currency or country); otherwise it is
+  kept as printed with ``valid: false``;
+- amounts read by OCR are ``valid`` only when something in the document cross-checks them:
+  subtotal + tax (+ rounding) = total, cash - change = total, or two total lines agreeing;
+- IBANs (ISO 13616 mod 97) and VAT numbers (DE, FR, PL, GB, BE, NL, IT, ES, AT; India's GSTIN)
+  are checked by their checksums; an identifier with no known checksum is not ``valid``;
+- words that the OCR engine read with a low confidence make the field not ``valid``.
+
+Nothing here invents a value: every value is taken from one line of the text, whose text is
+kept in ``source``. ``today`` is injected (dates are checked against a plausible range).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+FIELD_NAMES = (
+    "invoice_number", "invoice_date", "due_date", "total", "subtotal", "tax", "currency",
+    "vendor", "vendor_tax_id", "iban",
+)
+
+# Words the OCR engine read with less confidence (0-100) than this make a field not valid.
+MIN_WORD_CONFIDENCE = 80.0
+# Dates before today minus this many years, or after today plus one (two for due dates),
+# are implausible.
+PLAUSIBLE_YEARS_BACK = 25
+
+
+@dataclass(frozen=True)
+class PageInput:
+    """One page as the extractor sees it.
+
+    number: 1-based page number. text: the corrected text. words: (word, confidence 0-100 or
+    None) in reading order as the OCR engine gave them; used only when they line up one to one
+    with the whitespace-separated tokens of ``text`` (the corrector replaces tokens one for one),
+    otherwise confidences count as unknown.
+    """
+
+    number: int
+    text: str
+    words: tuple[tuple[str, float | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One extracted field.
+
+    value: normalised (ISO 8601 date, decimal string like ``"1234.56"``, ISO 4217 code,
+    identifier without spaces), or the raw text as printed when it could not be normalised
+    safely (then ``valid`` is false). valid: passed every check that applies. reason: why not
+    (``"slug: detail"``), None when valid. page, line: 1-based, where it was read. source: that
+    line's text. confidence: 0..1, a heuristic from the label's strength and the OCR word
+    confidences (halved when not valid).
+    """
+
+    value: str
+    valid: bool
+    reason: str | None
+    page: int
+    line: int
+    source: str
+    confidence: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"value": self.value, "valid": self.valid, "reason": self.reason,
+                "page": self.page, "line": self.line, "source": self.source,
+                "confidence": self.confidence}
+
+
+@dataclass(frozen=True)
+class Locale:
+    """What the document says about its own conventions.
+
+    language: ``en``, ``fr``, ``de``, ``pl``, ``ms`` or ``""`` (unknown). decimal: ``"."`` or
+    ``","`` or None. day_first: True (31/12), False (12/31) or None (no evidence).
+    """
+
+    language: str
+    decimal: str | None
+    day_first: bool | None
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields found in one document, the locale they were read with, and warnings."""
+
+    found: tuple[tuple[str, Field], ...]
+    locale: Locale
+    warnings: tuple[str, ...]
+
+    def get(self, name: str) -> Field | None:
+        return dict(self.found).get(name)
+
+    def as_json(self) -> dict[str, dict[str, Any] | None]:
+        """Every name in FIELD_NAMES; None for a field that was not found."""
+        found = dict(self.found)
+        return {name: (found[name].as_json() if name in found else None)
+                for name in FIELD_NAMES}
+
+
+# -- lines and OCR confidences --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    page: int
+    number: int  # 1-based within its page
+    text: str
+    confidences: tuple[float | None, ...]  # one per whitespace token, or () when unknown
+
+    def confidence(self, start: int, end: int) -> float | None:
+        """Lowest OCR confidence of the tokens overlapping text[start:end] (None: unknown)."""
+        if not self.confidences:
+            return None
+        found: list[float] = []
+        for i, token in enumerate(re.finditer(r"\S+", self.text)):
+            if token.start() < end and token.end() > start:
+                conf = self.confidences[i]
+                if conf is not None:
+                    found.append(conf)
+        return min(found) if found else None
+
+
+def _lines(pages: Iterable[PageInput]) -> list[_Line]:
+    out: list[_Line] = []
+    for page in sorted(pages, key=lambda p: p.number):
+        texts = page.text.split("\n")
+        tokens = sum(len(t.split()) for t in texts)
+        confs = [c for _w, c in page.words] if len(page.words) == tokens else []
+        k = 0
+        for number, text in enumerate(texts, 1):
+            n = len(text.split())
+            out.append(_Line(page.number, number, text, tuple(confs[k:k + n]) if confs else ()))
+            k += n
+    return out
+
+
+# -- numbers --------------------------------------------------------------------------------
+
+_SPACES = " \u00a0\u202f\u2009"
+# A number as printed: digits with thousands separators and a decimal part, not glued to
+# other digits, not a percentage.
+_NUMBER_RE = re.compile(
+    r"(?<![\d.,])(\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+(?:,\d{1,2})?"
+    r"|\d[\d.,']*\d|\d)(?![\d])(?![.,]\d)(?!\s?%)"
+)
+
+
+class AmbiguousNumber(ValueError):
+    """A number that reads two ways (``1,234``: 1234 or 1.234) and nothing tells which."""
+
+
+def parse_amount(text: str, decimal: str | None) -> Decimal:
+    """``text`` (one number as printed, no currency) as a Decimal.
+
+    ``decimal`` is the document's decimal mark (``"."``, ``","`` or None when unknown). Spaces
+    group thousands only where the decimal mark is a comma (``1 234,56``); apostrophes always
+    (``1'234.50``). Raises AmbiguousNumber when the reading depends on an unknown convention,
+    ValueError when ``text`` is not a well-formed number.
+    """
+    s = text.strip()
+    if any(c in s for c in _SPACES):
+        if decimal != ",":
+            raise ValueError(f"spaces inside {text!r}")
+        s = "".join(c for c in s if c not in _SPACES)
+    s = s.replace("'", "")
+    if not re.fullmatch(r"\d[\d.,]*", s) or s[-1] in ".,":
+        raise ValueError(f"not a number: {text!r}")
+    dots, commas = s.count("."), s.count(",")
+    if dots and commas:
+        mark = "." if s.rfind(".") > s.rfind(",") else ","
+        group = "," if mark == "." else "."
+        whole, _, frac = s.rpartition(mark)
+        if group == mark or mark in whole or not _grouped(whole, group) or len(frac) > 2:
+            raise ValueError(f"malformed number {text!r}")
+        return Decimal(whole.replace(group, "") + "." + frac)
+    if not dots and not commas:
+        return Decimal(s)
+    sep = "." if dots else ","
+    parts = s.split(sep)
+    if len(parts) > 2:
+        if not _grouped(s, sep):
+            raise ValueError(f"malformed number {text!r}")
+        return Decimal(s.replace(sep, ""))
+    whole, frac = parts
+    if len(frac) <= 2:
+        return Decimal(whole + "." + frac)
+    if len(frac) == 3 and len(whole) <= 3 and whole != "0":
+        if decimal is not None and decimal != sep:
+            return Decimal(whole + frac)  # the other mark is the decimal: this one groups
+        raise AmbiguousNumber(f"{text!r} could be {whole}{frac} or {whole}.{frac}")
+    raise ValueError(f"malformed number {text!r}")
+
+
+def _grouped(whole: str, sep: str) -> bool:
+    groups = whole.split(sep)
+    return 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
+
+
+def money(value: Decimal) -> str:
+    """A decimal string with two places (``"1234.50"``); more places are kept as they are."""
+    if value.as_tuple().exponent in (0, -1, -2):  # type: ignore[operator]
+        value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return format(value, "f")
+
+
+# -- dates ----------------------------------------------------------------------------------
+
+_MONTHS: dict[str, int] = {}
+for _n, _names in enumerate([
+    "january jan januar jänner janvier janv januari stycznia styczeń styczen",
+    "february feb februar février fevrier févr fevr februari lutego luty",
+    "march mar märz maerz marz mars mac marca marzec",
+    "april apr avril avr kwietnia kwiecień kwiecien",
+    "may mai mei maja maj",
+    "june jun juni juin czerwca czerwiec",
+    "july jul juli juillet juil julai lipca lipiec",
+    "august aug août aout ogos ogo sierpnia sierpień sierpien",
+    "september sep sept septembre września wrzesnia wrzesień wrzesien",
+    "october oct okt oktober octobre października pazdziernika październik pazdziernik",
+    "november nov novembre listopada listopad",
+    "december dec dez dezember décembre decembre déc disember grudnia grudzień grudzien",
+], 1):
+    for _name in _names.split():
+        _MONTHS[_name] = _n
+_MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+
+_DATE_RES = [
+    ("ymd", re.compile(r"(?<!\d)(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")),
+    ("num", re.compile(r"(?<![\d.])(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})(?!\d)")),
+    ("dmy", re.compile(rf"(?<![\w])(\d{{1,2}})\.?(?:st|nd|rd|th|er)?[\s\-/]*({_MONTH})\.?"
+                       r"[\s\-/,]*(\d{4}|\d{2})(?!\d)", re.IGNORECASE)),
+    ("mdy", re.compile(rf"(?<![\w])({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*"
+                       r"(\d{4})(?!\d)", re.IGNORECASE)),
+]
+
+
+@dataclass(frozen=True)
+class DateReading:
+    """A date found in a line: ``value`` (None when ambiguous or impossible), the printed
+    text, its span, and why it could not be resolved."""
+
+    value: date | None
+    text: str
+    start: int
+    end: int
+    problem: str | None = None
+
+
+def _year(text: str, today: date) -> int:
+    if len(text) == 4:
+        return int(text)
+    y = 2000 + int(text)
+    return y if y <= today.year + 1 else y - 100
+
+
+def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReading]:
+    """Every date printed in ``line``, in order. Numeric day/month order comes from
+    ``day_first``; when that is None and both orders are possible, the reading has no value
+    and its problem says so."""
+    found: list[DateReading] = []
+    taken: list[tuple[int, int]] = []
+    for kind, regex in _DATE_RES:
+        for m in regex.finditer(line):
+            if any(m.start() < e and m.end() > s for s, e in taken):
+                continue
+            text = m.group(0)
+            problem = None
+            value: date | None = None
+            try:
+                if kind == "ymd":
+                    value = date(int(m[1]), int(m[3]), int(m[4]))
+                elif kind == "dmy":
+                    value = date(_year(m[3], today), _MONTHS[m[2].lower()], int(m[1]))
+                elif kind == "mdy":
+                    value = date(int(m[3]), _MONTHS[m[1].lower()], int(m[2]))
+                else:
+                    a, b, year = int(m[1]), int(m[3]), _year(m[4], today)
+                    if a > 12 >= b or (a == b):
+                        value = date(year, b, a)
+                    elif b > 12 >= a:
+                        value = date(year, a, b)
+                    elif day_first is None:
+                        problem = (f"ambiguous-date: {text} is {a} {_month_name(b)} or "
+                                   f"{b} {_month_name(a)} and the document does not say which")
+                    else:
+                        value = date(year, b, a) if day_first else date(year, a, b)
+            except ValueError:
+                continue  # 31/02/2024 and the like are not dates
+            taken.append((m.start(), m.end()))
+            found.append(DateReading(value, text, m.start(), m.end(), problem))
+    return sorted(found, key=lambda d: d.start)
+
+
+def _month_name(n: int) -> str:
+    return date(2000, n, 1).strftime("%B")
+
+
+def _day_first_evidence(lines: Sequence[_Line]) -> bool | None:
+    """Numeric dates whose order is certain (31/12/2024 or 12/31/2024) settle it."""
+    votes = {True: 0, False: 0}
+    for line in lines:
+        for m in _DATE_RES[1][1].finditer(line.text):
+            a, b = int(m[1]), int(m[3])
+            if a > 12 >= b >= 1:
+                votes[True] += 1
+            elif b > 12 >= a >= 1 and b <= 31:
+                votes[False] += 1
+    if votes[True] and not votes[False]:
+        return True
+    if votes[False] and not votes[True]:
+        return False
+    return None
+
+
+# -- locale ---------------------------------------------------------------------------------
+
+_LANGUAGE_WORDS = {
+    "fr": r"facture|montant|tva|total ttc|total ht|date d|échéance|règlement|reglement|siret",
+    "de": r"rechnung|datum|betrag|mwst|ust|summe|gesamt|zahlung|steuer|bankverbindung",
+    "pl": r"faktura|sprzedawca|nabywca|razem|zapłaty|zaplaty|netto|brutto|nip|płatności",
+    "ms": r"jumlah|tunai|baki|cukai|terima kasih|sdn\.? bhd|jalan|taman|selangor|johor|kuala",
+    "en": r"invoice|total|amount|date|receipt|thank you|subtotal|due|cash|change",
+}
+# Countries where the day comes first, recognisable by currency or company form; and the US.
+_DAY_FIRST_CUES = re.compile(
+    r"\b(?:RM|MYR|SDN\.? BHD|BHD|GBP|EUR|INR|Rs\.?|PLN|zł|GmbH|Ltd|Limited|Pvt|SARL|AG|GST)\b|[£€₹]",
+    re.IGNORECASE)
+_MONTH_FIRST_CUES = re.compile(r"\b(?:USD|US\$|Inc\.?|LLC)\b")
+
+
+def detect_locale(pages: Iterable[PageInput]) -> Locale:
+    """The document's language, decimal mark and day/month order, from its own text."""
+    return _detect_locale(_lines(pages))
+
+
+def _detect_locale(lines: Sequence[_Line]) -> Locale:
+    text = "\n".join(line.text for line in lines)
+    lowered = text.lower()
+    scores = {lang: len(re.findall(rf"\b(?:{words})", lowered))
+              for lang, words in _LANGUAGE_WORDS.items()}
+    best = max(scores, key=lambda k: scores[k])
+    language = best if scores[best] >= 2 else ""
+    if language == "en" and scores["ms"] >= 2:
+        language = "ms"  # Malaysian receipts are printed in English with Malay addresses
+    comma = len(re.findall(r"(?<![\d.,])\d{1,3}(?:\.\d{3})*,\d{2}(?![\d,.])", text))
+    dot = len(re.findall(r"(?<![\d.,])\d{1,3}(?:,\d{3})*\.\d{2}(?![\d,.])", text))
+    decimal: str | None
+    if comma > 2 * dot:
+        decimal = ","
+    elif dot > 2 * comma:
+        decimal = "."
+    else:
+        decimal = {"fr": ",", "de": ",", "pl": ",", "en": ".", "ms": "."}.get(language)
+    day_first = _day_first_evidence(lines)
+    if day_first is None:
+        if language in {"fr", "de", "pl", "ms"}:
+            day_first = True
+        elif _DAY_FIRST_CUES.search(text) and not _MONTH_FIRST_CUES.search(text):
+            day_first = True
+        elif _MONTH_FIRST_CUES.search(text) and not _DAY_FIRST_CUES.search(text):
+            day_first = False
+    return Locale(language, decimal, day_first)
+
+
+# -- labels ---------------------------------------------------------------------------------
+
+
+def _labels(*specs: tuple[float, str]) -> list[tuple[float, re.Pattern[str]]]:
+    return [(w, re.compile(rf"(?<![\w])(?:{p})(?![\w])", re.IGNORECASE)) for w, p in specs]
+
+
+_INVOICE_NUMBER = _labels(
+    (1.0, r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#|id)|inv\.?\s*(?:no|#)\.?|facture\s*(?:n\s?[°ºo]\.?|num[ée]ro)"
+          r"|n\s?[°º]\s*(?:de\s*)?facture|rechnungs?-?\s*(?:nummer|nr\.?)"
+          r"|faktura\s*(?:vat\s*)?(?:nr\.?|numer)|numer\s*faktury|no\.?\s*invois|invois\s*no\.?"),
+    (0.9, r"(?:receipt|bill|document|doc|belegs?|rachunek|resit)\s*(?:no\.?|number|nr\.?|#|num[ée]ro)"
+          r"|tax\s*invoice\s*(?:no\.?|#)"),
+    (0.6, r"booking\s*id|invoice(?=\s*:)|facture(?=\s*:)|rechnung(?=\s*:)|faktura(?=\s+\S*\d)"),
+)
+_INVOICE_DATE = _labels(
+    (1.0, r"invoice\s*date|date\s*of\s*invoice|inv\.?\s*(?:date|dt)|bill\s*date|receipt\s*date"
+          r"|date\s*(?:de\s*(?:la\s*)?)?facture|rechnungsdatum|data\s*(?:wystawienia|faktury)"
+          r"|tarikh\s*invois"),
+    (0.8, r"date|datum|data|tarikh|dated|le"),
+)
+_DUE_DATE = _labels(
+    (1.0, r"due\s*date|payment\s*due|pay\s*by|date\s*d'?\s*[ée]ch[ée]ance|[ée]ch[ée]ance"
+          r"|f[äa]llig(?:keitsdatum|\s*am)?|zahlbar\s*bis|zahlungsziel|termin\s*p[łl]atno[śs]ci"
+          r"|tarikh\s*(?:akhir|tamat)"),
+)
+# Dates on these lines are something else (order, delivery, period, stay).
+_OTHER_DATE = re.compile(
+    r"order|delivery|ship|check\s*(?:in|out)|period|from|until|lieferdatum|leistungs|"
+    r"commande|livraison|sprzeda|dostaw|expir|valid|printed|born|birth|due|[ée]ch[ée]ance|"
+    r"f[äa]llig|zahlungsziel|termin|du\s+\d", re.IGNORECASE)
+
+_TOTAL = _labels(
+    (1.1, r"total\s*after\s*(?:adj|round)\w*|total\s*rounded|rounded\s*total|grand\s*total"
+          r"|(?:total\s*)?(?:amount|amt)\s*due|balance\s*due|total\s*due|total\s*to\s*pay"
+          r"|amount\s*payable|total\s*payable|net+\s*total|total\s*ttc|montant\s*ttc"
+          r"|net\s*[àa]\s*payer|total\s*[àa]\s*payer|gesamtbetrag|rechnungsbetrag|endbetrag"
+          r"|zu\s*zahlen|zahlbetrag|do\s*zap[łl]aty|jumlah\s*(?:besar|keseluruhan|bersih)"
+          r"|jumlah\s*perlu\s*dibayar|total\s*for\s*this\s*invoice|invoice\s*total"
+          r"|gesamtsumme|rechnungssumme"),
+    (1.0, r"total\s*(?:sales\s*)?\(?[^)\d]{0,12}incl\w*|total\s*amount|total\s*brutto"
+          r"|suma\s*brutto|warto[śs][ćc]\s*brutto"),
+    (0.8, r"total|jumlah|razem|summe|gesamt|montant\s*total"),
+)
+# Lines that hold another total (quantity, tax, before tax...): only for the plain labels.
+_NOT_TOTAL = re.compile(
+    r"sub|qty|quantity|items?\b|pieces|pcs|excl|exclud|before\s*tax|\bht\b|tax\b|gst\b|vat\b"
+    r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b",
+    re.IGNORECASE)
+_NOT_STRONG_TOTAL = re.compile(r"sub|excl|exclud|before\s*tax|\bht\b", re.IGNORECASE)
+_SUBTOTAL = _labels(
+    (1.0, r"sub\s*-?\s*total|total\s*\(?\s*excl\w*|total\s*sales\s*\(?\s*excl\w*|total\s*ht"
+          r"|montant\s*ht|total\s*net|net\s*amount|amount\s*excl\w*|total\s*before\s*tax"
+          r"|nettobetrag|zwischensumme|summe\s*netto|gesamt\s*netto|warto[śs][ćc]\s*netto"
+          r"|razem\s*netto|jumlah\s*kecil|jumlah\s*sebelum\s*cukai|net\s*total\s*excl\w*"),
+)
+_TAX = _labels(
+    (1.0, r"total\s*(?:tax|gst|vat|sst)|(?:vat|gst|sst|tax)\s*amount|tax\s*total|montant\s*tva"
+          r"|kwota\s*vat|umsatzsteuer|mehrwertsteuer|mwst\.?|ust\.?|tva|vat|gst|sst|tax|podatek"
+          r"|cukai"),
+)
+_NOT_TAX = re.compile(
+    r"invoice|id\b|no\b|nr\b|reg|number|code|summary|incl|exclud|excl|inclus|included|rate"
+    r"|taxable|\btin\b|ust-?id|ustid|identif|intracom|numéro|num[ée]ro|payer|st\.?-?nr|steuer-?nr"
+    r"|sub|total\s*(?:sales|amount)", re.IGNORECASE)
+_ROUNDING = re.compile(r"round|arrondi|rundung|zaokr|pelarasan|penggenapan", re.IGNORECASE)
+_CASH = re.compile(r"^\W*(?:cash|tunai|paid|esp[èe]ces|bar|got[óo]wka|amount\s*paid|tendered)\b",
+                   re.IGNORECASE)
+_CHANGE = re.compile(r"^\W*(?:change|baki|rendu|r[üu]ckgeld|reszta)\b", re.IGNORECASE)
+_TAX_ID = _labels(
+    (1.0, r"vat\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|id|#)|vat|tva\s*(?:intra\w*)?"
+          r"|n[°º]\s*tva|ust-?\s*id(?:nr)?\.?|ust\.?\s*-?\s*idnr\.?|umsatzsteuer-?id\w*|nip"
+          r"|gst\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|id|#)|gstin|sst\s*(?:reg\.?\s*)?"
+          r"(?:no\.?|id)|tax\s*(?:reg\.?\s*)?(?:id|no\.?|number)|abn|vat/tin|tin"),
+)
+_IBAN_LABEL = re.compile(r"\bIBAN\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """A candidate value: where it was read and how strong its label was."""
+
+    line: _Line
+    weight: float
+    text: str  # the value as printed
+    start: int
+    end: int
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.line.page, self.line.number)
+
+
+def _label_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]]],
+                reject: re.Pattern[str] | None = None,
+                strong_reject: re.Pattern[str] | None = None,
+                ) -> list[tuple[_Line, float, re.Match[str]]]:
+    """(line, weight, label match) for each line, its strongest label only.
+
+    ``reject`` near a plain label (weight < 1), ``strong_reject`` near any label, drop the line.
+    """
+    hits = []
+    for line in lines:
+        for weight, regex in labels:
+            m = regex.search(line.text)
+            if m is None:
+                continue
+            around = line.text[: m.end() + 12]
+            if strong_reject is not None and strong_reject.search(around):
+                break
+            if weight < 1.0 and reject is not None and reject.search(around):
+                break
+            hits.append((line, weight, m))
+            break
+    return hits
+
+
+def _column_below(lines: Sequence[_Line], line: _Line, start: int, end: int) -> _Line | None:
+    """The next line on the same page, when a label heads a column (``Booking ID`` above
+    ``IBZY2087``)."""
+    for candidate in lines:
+        if candidate.page == line.page and candidate.number == line.number + 1:
+            return candidate
+    return None
+
+
+# -- field extractors -----------------------------------------------------------------------
+
+_ID_TOKEN = re.compile(r"[#:.\s]*([A-Za-z0-9][A-Za-z0-9_\-/.]*[A-Za-z0-9]|[0-9])")
+
+
+def _first_id(text: str, offset: int) -> tuple[str, int, int] | None:
+    m = _ID_TOKEN.match(text)
+    if m is None:
+        return None
+    token = m.group(1)
+    if not any(c.isdigit() for c in token) or len(token) < 3 or len(token) > 40:
+        return None
+    if find_dates(token, True, date(2000, 1, 1)):
+        return None
+    return token, offset + m.start(1), offset + m.end(1)
+
+
+def _invoice_numbers(lines: Sequence[_Line]) -> list[_Hit]:
+    hits = []
+    for line, weight, m in _label_hits(lines, _INVOICE_NUMBER):
+        found = _first_id(line.text[m.end():], m.end())
+        if found is None:
+            rest = line.text[m.end():]
+            if rest.strip() and not re.match(r"\s{3,}", rest):
+                continue
+            below = _column_below(lines, line, m.start(), m.end())
+            if below is None:
+                continue
+            col = below.text[max(0, m.start() - 2):]
+            found_below = _first_id(col, max(0, m.start() - 2))
+            if found_below is None or (m.start() > 2 and below.text[m.start() - 3:m.start() - 2]
+                                       .strip()):
+                continue
+            hits.append(_Hit(below, weight * 0.9, *found_below))
+            continue
+        hits.append(_Hit(line, weight, *found))
+    # A line that is only "# <id>": how some templates print "Invoice #" in a header box.
+    for line in lines:
+        m = re.fullmatch(r"\s*#\s*([A-Za-z0-9][A-Za-z0-9_\-/.]*)\s*", line.text)
+        if m and any(c.isdigit() for c in m[1]) and len(m[1]) >= 3:
+            hits.append(_Hit(line, 0.5, m[1], m.start(1), m.end(1)))
+    return hits
+
+
+def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]]],
+               locale: Locale, today: date, *, unlabelled: bool,
+               skip: re.Pattern[str] | None) -> list[tuple[_Hit, DateReading]]:
+    hits: list[tuple[_Hit, DateReading]] = []
+    labelled_lines = set()
+    for line, weight, m in _label_hits(lines, labels):
+        before = line.text[:m.end()]
+        if skip is not None and skip.search(before[max(0, m.start() - 12):]):
+            continue
+        readings = find_dates(line.text[m.end():], locale.day_first, today)
+        if readings:
+            r = readings[0]
+            r = DateReading(r.value, r.text, r.start + m.end(), r.end + m.end(), r.problem)
+            hits.append((_Hit(line, weight, r.text, r.start, r.end), r))
+            labelled_lines.add((line.page, line.number))
+    if unlabelled:
+        for line in lines:
+            if (line.page, line.number) in labelled_lines:
+                continue
+            readings = find_dates(line.text, locale.day_first, today)
+            if not readings:
+                continue
+            if skip is not None and skip.search(line.text[:readings[0].start]):
+                continue
+            r = readings[0]
+            hits.append((_Hit(line, 0.6, r.text, r.start, r.end), r))
+    return hits
+
+
+def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]]],
+                 locale: Locale, reject: re.Pattern[str] | None = None,
+                 strong_reject: re.Pattern[str] | None = None,
+                 ) -> list[tuple[_Hit, Decimal | None, str | None]]:
+    """(hit, value or None, problem) for the last number on each labelled line, or, when the
+    label ends its line, the last number of the next line (printed below it)."""
+    cents = _prints_cents(lines)
+    found = []
+    for line, weight, m in _label_hits(lines, labels, reject, strong_reject):
+        last = _last_number(line.text, m.end())
+        rest = line.text[m.end():]
+        if last is None and len(rest.strip()) <= 15 and not any(c.isdigit() for c in rest):
+            below = _column_below(lines, line, m.start(), m.end())
+            if below is not None and (last := _last_number(below.text, 0)) is not None:
+                line = below
+        if last is None:
+            continue
+        text, start, end = last
+        try:
+            value: Decimal | None = parse_amount(text, locale.decimal)
+            problem = None
+        except AmbiguousNumber as exc:
+            value, problem = None, f"ambiguous-number: {exc}"
+        except ValueError:
+            continue
+        if value is not None and cents and value == value.to_integral_value() and "." not in \
+                text and "," not in text:
+            continue  # "2 23100": the decimal mark was lost; amounts here print cents
+        found.append((_Hit(line, weight, text, start, end), value, problem))
+    return found
+
+
+def _prints_cents(lines: Sequence[_Line]) -> bool:
+    """Whether this document prints amounts with two decimals (then a whole number on a total
+    line is a misread, not an amount)."""
+    text = "\n".join(line.text for line in lines)
+    return len(re.findall(r"(?<![\d.,])\d+[.,]\d{2}(?![\d])", text)) >= 2
+
+
+def _last_number(text: str, start: int) -> tuple[str, int, int] | None:
+    matches = [m for m in _NUMBER_RE.finditer(text, start)]
+    if not matches:
+        return None
+    m = matches[-1]
+    return m.group(0), m.start(), m.end()
+
+
+def _plain_amounts(lines: Sequence[_Line], pattern: re.Pattern[str],
+                   locale: Locale) -> list[tuple[_Line, Decimal]]:
+    out = []
+    for line in lines:
+        if pattern.search(line.text):
+            last = _last_number(line.text, 0)
+            if last is None:
+                continue
+            try:
+                out.append((line, parse_amount(last[0], locale.decimal)))
+            except ValueError:
+                continue
+    return out
+
+
+# -- identifiers ----------------------------------------------------------------------------
+
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22,
+    "DK": 18, "EE": 20, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28,
+    "IE": 22, "IS": 26, "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31,
+    "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SA": 24, "SE": 24, "SI": 19, "SK": 24,
+    "SM": 27, "TR": 26,
+}
+
+
+def iban_problem(iban: str) -> str | None:
+    """None for a valid IBAN (no spaces), else why not: length for its country, mod 97."""
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{8,30}", iban):
+        return "iban-format: not two letters, two digits and the account"
+    expected = IBAN_LENGTHS.get(iban[:2])
+    if expected is not None and len(iban) != expected:
+        return f"iban-length: {iban[:2]} IBANs have {expected} characters, this has {len(iban)}"
+    digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
+    if int(digits) % 97 != 1:
+        return "iban-checksum: mod-97 check fails (a character is misread or missing)"
+    if expected is None:
+        return f"iban-country: no length known for {iban[:2]}; checksum alone is not enough"
+    return None
+
+
+def _de_vat(d: str) -> bool:
+    product = 10
+    for c in d[:8]:
+        total = (int(c) + product) % 10 or 10
+        product = (2 * total) % 11
+    return (11 - product) % 10 == int(d[8])
+
+
+def _fr_vat(key: str, siren: str) -> bool:
+    return key.isdigit() and int(key) == (12 + 3 * (int(siren) % 97)) % 97
+
+
+def _pl_nip(d: str) -> bool:
+    weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+    return sum(int(c) * w for c, w in zip(d, weights, strict=False)) % 11 == int(d[9])
+
+
+def _gb_vat(d: str) -> bool:
+    total = sum(int(c) * w for c, w in zip(d[:7], range(8, 1, -1), strict=True)) + int(d[7:9])
+    return total % 97 == 0 or (total + 55) % 97 == 0
+
+
+def _be_vat(d: str) -> bool:
+    return 97 - int(d[:8]) % 97 == int(d[8:])
+
+
+def _nl_vat(d: str) -> bool:
+    digits = d[:9]
+    total = sum(int(c) * w for c, w in zip(digits[:8], range(9, 1, -1), strict=True))
+    if total % 11 == int(digits[8]):
+        return True
+    return int("".join(str(int(c, 36)) for c in "NL" + d)) % 97 == 1
+
+
+def _luhn(d: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(d)):
+        n = int(c) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _at_vat(d: str) -> bool:  # ATU + 8 digits
+    s = 0
+    for i, c in enumerate(d[:7]):
+        n = int(c) * (2 if i % 2 else 1)
+        s += n // 10 + n % 10
+    return (96 - s) % 10 == int(d[7])
+
+
+def _es_vat(v: str) -> bool:
+    letters = "TRWAGMYFPDXBNJZSQVHLCKE"
+    if re.fullmatch(r"\d{8}[A-Z]", v):
+        return letters[int(v[:8]) % 23] == v[8]
+    if re.fullmatch(r"[XYZ]\d{7}[A-Z]", v):
+        return letters[int(str("XYZ".index(v[0])) + v[1:8]) % 23] == v[8]
+    return False
+
+
+def _gstin(v: str) -> bool:
+    chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    total = 0
+    for i, c in enumerate(v[:14]):
+        product = chars.index(c) * (2 if i % 2 else 1)
+        total += product // 36 + product % 36
+    return chars[(36 - total % 36) % 36] == v[14]
+
+
+def tax_id_problem(tax_id: str) -> str | None:
+    """None when ``tax_id`` (no spaces, upper case) passes its country's checksum.
+
+    Known: DE, FR, PL (with or without the PL prefix: the NIP), GB, BE, NL, IT, ES, AT and
+    India's 15-character GSTIN. Anything else is reported as unverifiable.
+    """
+    v = tax_id
+    checks: list[tuple[str, Any]] = [
+        (r"DE\d{9}", lambda: _de_vat(v[2:])),
+        (r"FR[0-9A-Z]{2}\d{9}", lambda: _fr_vat(v[2:4], v[4:]) if v[2:4].isdigit() else True),
+        (r"(?:PL)?\d{10}", lambda: _pl_nip(v[-10:])),
+        (r"GB\d{9}(?:\d{3})?", lambda: _gb_vat(v[2:11])),
+        (r"BE[01]\d{9}", lambda: _be_vat(v[2:])),
+        (r"NL\d{9}B\d{2}", lambda: _nl_vat(v[2:])),
+        (r"IT\d{11}", lambda: _luhn(v[2:])),
+        (r"ES[0-9A-Z]\d{7}[0-9A-Z]", lambda: _es_vat(v[2:]) if not v[2].isalpha() or v[2] in "XYZ"
+         else True),
+        (r"ATU\d{8}", lambda: _at_vat(v[3:])),
+        (r"\d{2}[A-Z]{5}\d{4}[A-Z][1-9A-Z]Z[0-9A-Z]", lambda: _gstin(v)),
+    ]
+    for pattern, check in checks:
+        if re.fullmatch(pattern, v):
+            if check():
+                return None
+            return "tax-id-checksum: the check digits do not match (misread or mistyped)"
+    return "tax-id-unverifiable: no checksum known for this format"
+
+
+_CURRENCY_CODES = frozenset(
+    "AED AUD BGN BRL CAD CHF CNY CZK DKK EUR GBP HKD HUF IDR ILS INR JPY KRW MXN MYR NOK NZD "
+    "PHP PLN RON RUB SAR SEK SGD THB TRY TWD USD ZAR".split())
+_CURRENCY_SYMBOLS = [
+    (re.compile(r"€"), "EUR", None), (re.compile(r"£"), "GBP", None),
+    (re.compile(r"₹|\bRs\.?(?=\s?\d)|\bINR\b"), "INR", None),
+    (re.compile(r"\bzł"), "PLN", None), (re.compile(r"\bRM\s?(?=\d)|\(RM\)"), "MYR", None),
+    (re.compile(r"US\$"), "USD", None),
+    (re.compile(r"\$"), "USD", "ambiguous-currency: '$' is the sign of several currencies"),
+]
+
+
+# -- the extractor --------------------------------------------------------------------------
+
+
+def extract_fields(pages: Sequence[PageInput], *, today: date) -> Fields:
+    """The key fields of one document (see the module docstring for the rules)."""
+    lines = _lines(pages)
+    locale = _detect_locale(lines)
+    found: dict[str, Field] = {}
+
+    def put(name: str, hit: _Hit, value: str, problem: str | None) -> None:
+        conf = hit.line.confidence(hit.start, hit.end)
+        if problem is None and conf is not None and conf < MIN_WORD_CONFIDENCE:
+            problem = f"low-ocr-confidence: the engine was {conf:.0f}% sure of these characters"
+        score = hit.weight * (conf / 100 if conf is not None else 0.9)
+        if problem is not None:
+            score /= 2
+        found[name] = Field(value, problem is None, problem, hit.line.page, hit.line.number,
+                            hit.line.text.strip(), round(min(1.0, score), 2))
+
+    _pick_invoice_number(lines, put)
+    _pick_dates(lines, locale, today, put)
+    _pick_amounts(lines, locale, put)
+    _pick_currency(lines, put)
+    _pick_vendor(lines, put)
+    _pick_tax_id(lines, put)
+    _pick_iban(lines, put)
+    warnings = tuple(f"field {name}: {found[name].reason}" for name in FIELD_NAMES
+                     if name in found and not found[name].valid)
+    return Fields(tuple((n, found[n]) for n in FIELD_NAMES if n in found), locale, warnings)
+
+
+def _best(hits: Sequence[_Hit]) -> list[_Hit]:
+    """The hits with the strongest label, in document order."""
+    if not hits:
+        return []
+    top = max(h.weight for h in hits)
+    return sorted((h for h in hits if h.weight == top), key=lambda h: h.order)
+
+
+def _pick_invoice_number(lines: Sequence[_Line], put: Any) -> None:
+    best = _best(_invoice_numbers(lines))
+    if not best:
+        return
+    hit = best[0]
+    values = {h.text.lstrip("#") for h in best}
+    problem = None
+    if len(values) > 1:
+        problem = "conflicting-values: " + ", ".join(sorted(values))
+    elif hit.weight < 0.8:
+        problem = "weak-label: no 'invoice number' label; read from a nearby heading"
+    put("invoice_number", hit, hit.text, problem)
+
+
+def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: Any) -> None:
+    for name, labels, unlabelled, skip, years_ahead in (
+        ("invoice_date", _INVOICE_DATE, True, _OTHER_DATE, 1),
+        ("due_date", _DUE_DATE, False, None, 2),
+    ):
+        hits = _date_hits(lines, labels, locale, today, unlabelled=unlabelled, skip=skip)
+        if not hits:
+            continue
+        top = max(h.weight for h, _ in hits)
+        best = sorted(((h, r) for h, r in hits if h.weight == top), key=lambda x: x[0].order)
+        hit, reading = best[0]
+        if reading.value is None:
+            put(name, hit, reading.text, reading.problem)
+            continue
+        problem = None
+        earliest = date(today.year - PLAUSIBLE_YEARS_BACK, 1, 1)
+        latest = date(today.year + years_ahead, today.month, min(today.day, 28))
+        if not earliest <= reading.value <= latest:
+            problem = (f"implausible-date: {reading.value.isoformat()} is outside "
+                       f"{earliest.isoformat()}..{latest.isoformat()}")
+        elif top >= 0.8:
+            values = {r.value for _h, r in best if r.value is not None}
+            if len(values) > 1:
+                problem = "conflicting-values: " + ", ".join(sorted(v.isoformat() for v in values))
+        put(name, hit, reading.value.isoformat(), problem)
+
+
+def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: Any) -> None:
+    totals = _amount_hits(lines, _TOTAL, locale, _NOT_TOTAL, _NOT_STRONG_TOTAL)
+    subtotals = _amount_hits(lines, _SUBTOTAL, locale)
+    taxes = _amount_hits(lines, _TAX, locale, _NOT_TAX, _NOT_TAX)
+    rounding = _plain_amounts(lines, _ROUNDING, locale)
+    cash = _plain_amounts(lines, _CASH, locale)
+    change = _plain_amounts(lines, _CHANGE, locale)
+
+    def first_best(hits: list[tuple[_Hit, Decimal | None, str | None]]
+                   ) -> tuple[_Hit, Decimal | None, str | None] | None:
+        if not hits:
+            return None
+        top = max(h.weight for h, _v, _p in hits)
+        return min((x for x in hits if x[0].weight == top), key=lambda x: x[0].order)
+
+    total = first_best(totals)
+    subtotal = first_best(subtotals)
+    tax = first_best(taxes)
+    problems: dict[str, str | None] = {}
+    checked: set[str] = set()
+
+    if total is not None and total[1] is not None:
+        hit, value, _p = total
+        # A rounding line right after the total, then the rounded amount: that is what is paid.
+        for r_line, r_value in rounding:
+            if r_line.page == hit.line.page and 0 < r_line.number - hit.line.number <= 3:
+                for line in lines:
+                    if line.page != hit.line.page or not 0 < line.number - r_line.number <= 2:
+                        continue
+                    last = _last_number(line.text, 0)
+                    if last is None:
+                        continue
+                    try:
+                        rounded = parse_amount(last[0], locale.decimal)
+                    except ValueError:
+                        continue
+                    if rounded in (value + r_value, value - r_value) and rounded != value:
+                        total = (_Hit(line, hit.weight, *last), rounded, None)
+                        checked.add("total")
+                        break
+                break
+
+    t = total[1] if total else None
+    s = subtotal[1] if subtotal else None
+    x = tax[1] if tax else None
+    if t is not None and s is not None and x is not None:
+        adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
+        if any(s + x + a == t for a in adjustments):
+            checked |= {"total", "subtotal", "tax"}
+        elif s == t and x < t:
+            # Tax-inclusive prices: the subtotal already holds the tax.
+            pass
+        else:
+            reason = f"sum-mismatch: subtotal {money(s)} + tax {money(x)} != total {money(t)}"
+            problems.update(total=reason, subtotal=reason, tax=reason)
+    if t is not None and "total" not in problems:
+        paid = [v for _l, v in cash]
+        back = [v for _l, v in change]
+        if paid and back and any(p - b == t for p in paid for b in back):
+            checked.add("total")
+        elif paid and any(p == t for p in paid):
+            checked.add("total")
+        elif sum(1 for h, v, _p in totals if v == t and h.line != total[0].line) >= 1:  # type: ignore[index]
+            checked.add("total")
+        elif (total and any(v is not None and v != t for h, v, _p in totals
+                            if h.weight == total[0].weight and h.weight >= 1.0)):
+            values = sorted({money(v) for h, v, _p in totals
+                             if v is not None and h.weight == total[0].weight})
+            problems["total"] = "conflicting-values: " + ", ".join(values)
+
+    for name, picked in (("total", total), ("subtotal", subtotal), ("tax", tax)):
+        if picked is None:
+            continue
+        hit, value, problem = picked
+        if value is None:
+            put(name, hit, hit.text, problem)
+            continue
+        reason = problem or problems.get(name)
+        if reason is None and name not in checked:
+            reason = ("not-cross-checked: no subtotal + tax, payment or second total line "
+                      "confirms this amount")
+        put(name, hit, money(value), reason)
+
+
+def _pick_currency(lines: Sequence[_Line], put: Any) -> None:
+    hits: list[tuple[_Hit, str, str | None]] = []
+    for line in lines:
+        for m in re.finditer(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])", line.text):
+            if m[1] in _CURRENCY_CODES:
+                hits.append((_Hit(line, 1.0, m[1], m.start(1), m.end(1)), m[1], None))
+        for regex, code, problem in _CURRENCY_SYMBOLS:
+            m2 = regex.search(line.text)
+            if m2 is not None:
+                hits.append((_Hit(line, 0.8 if problem is None else 0.5, m2[0], m2.start(),
+                                  m2.end()), code, problem))
+    if not hits:
+        return
+    codes = {code for _h, code, _p in hits}
+    top = max(h.weight for h, _c, _p in hits)
+    hit, code, problem = min(((h, c, p) for h, c, p in hits if h.weight == top),
+                             key=lambda x: x[0].order)
+    if len(codes) > 1:
+        problem = "conflicting-values: " + ", ".join(sorted(codes))
+    put("currency", hit, code, problem)
+
+
+_LEGAL_FORM = re.compile(
+    r"\b(?:SDN\.?\s*BHD|BHD|BERHAD|LTD|LIMITED|GMBH|AG|SARL|SAS|S\.?A\.?|INC|LLC|CORP|PLC|"
+    r"CO\.|PVT|ENTERPRISE|TRADING|SP\.?\s*Z\s*O\.?\s*O\.?|S\.?R\.?L\.?|B\.?V\.?|KG|OHG|E\.?K\.?)"
+    r"(?![\w])", re.IGNORECASE)
+_NOT_VENDOR = re.compile(
+    r"invoice|receipt|facture|rechnung|faktura|resit|bill\b|tax\b|page|seite|date|tel|fax|"
+    r"@|www|http|phone|email|customer|client|kunde|to:|an:|copy|original|duplicate",
+    re.IGNORECASE)
+
+
+def _pick_vendor(lines: Sequence[_Line], put: Any) -> None:
+    head = [line for line in lines if line.page == lines[0].page and line.text.strip()][:8] \
+        if lines else []
+    candidates: list[_Hit] = []
+    for line in head:
+        for m in re.finditer(r"\S+(?: {1,2}\S+)*", line.text):
+            segment = m.group(0)
+            letters = sum(c.isalpha() for c in segment)
+            if letters < 3 or letters < 0.6 * len(segment.replace(" ", "")):
+                continue
+            legal = _LEGAL_FORM.search(segment)
+            if _NOT_VENDOR.search(segment) and not legal:
+                continue
+            weight = 1.0 if legal else 0.6
+            candidates.append(_Hit(line, weight, segment, m.start(), m.end()))
+    best = _best(candidates)
+    if not best:
+        return
+    hit = best[0]
+    problem = None
+    if hit.weight < 1.0:
+        problem = "unverified: no company form (Ltd, GmbH, SDN BHD, ...) to confirm a name"
+    put("vendor", hit, hit.text.strip(" .,:;-"), problem)
+
+
+def _pick_tax_id(lines: Sequence[_Line], put: Any) -> None:
+    for line, _w, m in _label_hits(lines, _TAX_ID):
+        rest = line.text[m.end():]
+        v = re.match(r"[\s:.#°º-]*([A-Z]{0,3}[\s-]?[0-9A-Z][0-9A-Z .\-]{5,22}[0-9A-Z])",
+                     rest, re.IGNORECASE)
+        if v is None:
+            continue
+        raw = re.split(r"\s{2,}", v[1])[0]
+        cleaned = re.sub(r"[\s.\-]", "", raw).upper()
+        if sum(c.isdigit() for c in cleaned) < 8:
+            continue
+        start = m.end() + v.start(1)
+        put("vendor_tax_id", _Hit(line, 1.0, raw, start, start + len(raw)), cleaned,
+            tax_id_problem(cleaned))
+        return
+
+
+def _pick_iban(lines: Sequence[_Line], put: Any) -> None:
+    for line in lines:
+        label = _IBAN_LABEL.search(line.text)
+        if label is None:
+            continue
+        v = re.match(r"[\s:.]*([A-Z]{2}\d{2}(?:\s?[A-Z0-9]){8,34})", line.text[label.end():])
+        if v is None:
+            continue
+        compact = re.sub(r"\s", "", v[1])
+        expected = IBAN_LENGTHS.get(compact[:2])
+        if expected is not None and len(compact) > expected:
+            compact = compact[:expected]
+        start = label.end() + v.start(1)
+        put("iban", _Hit(line, 1.0, v[1], start, start + len(v[1])), compact,
+            iban_problem(compact))
+        return
+    for line in lines:
+        for m in re.finditer(r"(?<![A-Z0-9])([A-Z]{2}\d{2}[A-Z0-9]{11,30})(?![A-Z0-9])",
+                             line.text):
+            if m[1][:2] in IBAN_LENGTHS and iban_problem(m[1]) is None:
+                put("iban", _Hit(line, 0.8, m[1], m.start(1), m.end(1)), m[1], None)
+                return
