@@ -123,6 +123,13 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class FieldsSettings:
+    """Key fields (invoice number, dates, totals...) in each result's ``fields`` object."""
+
+    csv: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = PathsSettings()
     watch: WatchSettings = WatchSettings()
@@ -132,6 +139,7 @@ class Settings:
     limits: LimitsSettings = LimitsSettings()
     retry: RetrySettings = RetrySettings()
     log: LogSettings = LogSettings()
+    fields: FieldsSettings = FieldsSettings()
     source: Path | None = None
 
     @property

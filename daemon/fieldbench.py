@@ -136,7 +136,7 @@ def report(kind: str, dataset: Path, tallies: dict[str, Tally], verbose: bool) -
         lines.append(f"| {name} | {t.correct}/{t.expected} = {t.correct / max(1, t.expected):.1%}"
                      f" | {t.reported} | {t.valid} | {t.valid_wrong} |")
     if verbose:
-        for name, t in tallies.items():
+        for t in tallies.values():
             lines.extend(f"  miss {m}" for m in t.misses)
     return "\n".join(lines)
 

@@ -25,7 +25,7 @@ kept in ``source``. ``today`` is injected (dates are checked against a plausible
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -37,7 +37,7 @@ FIELD_NAMES = (
 )
 
 # Words the OCR engine read with less confidence (0-100) than this make a field not valid.
-MIN_WORD_CONFIDENCE = 80.0
+MIN_WORD_CONFIDENCE = 90.0
 # Dates before today minus this many years, or after today plus one (two for due dates),
 # are implausible.
 PLAUSIBLE_YEARS_BACK = 25
@@ -216,7 +216,7 @@ def _grouped(whole: str, sep: str) -> bool:
 
 def money(value: Decimal) -> str:
     """A decimal string with two places (``"1234.50"``); more places are kept as they are."""
-    if value.as_tuple().exponent in (0, -1, -2):  # type: ignore[operator]
+    if value.as_tuple().exponent in (0, -1, -2):
         value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return format(value, "f")
 
@@ -371,9 +371,8 @@ def _detect_locale(lines: Sequence[_Line]) -> Locale:
         decimal = {"fr": ",", "de": ",", "pl": ",", "en": ".", "ms": "."}.get(language)
     day_first = _day_first_evidence(lines)
     if day_first is None:
-        if language in {"fr", "de", "pl", "ms"}:
-            day_first = True
-        elif _DAY_FIRST_CUES.search(text) and not _MONTH_FIRST_CUES.search(text):
+        day_cue = bool(_DAY_FIRST_CUES.search(text)) and not _MONTH_FIRST_CUES.search(text)
+        if language in {"fr", "de", "pl", "ms"} or day_cue:
             day_first = True
         elif _MONTH_FIRST_CUES.search(text) and not _DAY_FIRST_CUES.search(text):
             day_first = False
@@ -388,8 +387,8 @@ def _labels(*specs: tuple[float, str]) -> list[tuple[float, re.Pattern[str]]]:
 
 
 _INVOICE_NUMBER = _labels(
-    (1.0, r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#|id)|inv\.?\s*(?:no|#)\.?|facture\s*(?:n\s?[°ºo]\.?|num[ée]ro)"
-          r"|n\s?[°º]\s*(?:de\s*)?facture|rechnungs?-?\s*(?:nummer|nr\.?)"
+    (1.0, r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#|id)|inv\.?\s*(?:no|#)\.?"
+          r"|facture\s*(?:n\s?[°ºo]\.?|num[ée]ro)|n\s?[°º]\s*(?:de\s*)?facture|rechnungs?-?\s*(?:nummer|nr\.?)"
           r"|faktura\s*(?:vat\s*)?(?:nr\.?|numer)|numer\s*faktury|no\.?\s*invois|invois\s*no\.?"),
     (0.9, r"(?:receipt|bill|document|doc|belegs?|rachunek|resit)\s*(?:no\.?|number|nr\.?|#|num[ée]ro)"
           r"|tax\s*invoice\s*(?:no\.?|#)"),
@@ -422,12 +421,13 @@ _TOTAL = _labels(
           r"|gesamtsumme|rechnungssumme"),
     (1.0, r"total\s*(?:sales\s*)?\(?[^)\d]{0,12}incl\w*|total\s*amount|total\s*brutto"
           r"|suma\s*brutto|warto[śs][ćc]\s*brutto"),
-    (0.8, r"total|jumlah|razem|summe|gesamt|montant\s*total"),
+    # "Tota1", "Totat": OCR misreads of the label itself.
+    (0.8, r"tota[l1It]|jumlah|razem|summe|gesamt|montant\s*total|net+\s*amt"),
 )
 # Lines that hold another total (quantity, tax, before tax...): only for the plain labels.
 _NOT_TOTAL = re.compile(
     r"sub|qty|quantity|items?\b|pieces|pcs|excl|exclud|before\s*tax|\bht\b|tax\b|gst\b|vat\b"
-    r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b",
+    r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b|paid",
     re.IGNORECASE)
 _NOT_STRONG_TOTAL = re.compile(r"sub|excl|exclud|before\s*tax|\bht\b", re.IGNORECASE)
 _SUBTOTAL = _labels(
@@ -446,7 +446,9 @@ _NOT_TAX = re.compile(
     r"|taxable|\btin\b|ust-?id|ustid|identif|intracom|numéro|num[ée]ro|payer|st\.?-?nr|steuer-?nr"
     r"|sub|total\s*(?:sales|amount)", re.IGNORECASE)
 _ROUNDING = re.compile(r"round|arrondi|rundung|zaokr|pelarasan|penggenapan", re.IGNORECASE)
-_CASH = re.compile(r"^\W*(?:cash|tunai|paid|esp[èe]ces|bar|got[óo]wka|amount\s*paid|tendered)\b",
+_CASH = re.compile(r"^\W*(?:cash|tunai|paid|esp[èe]ces|bar|got[óo]wka|amount\s*paid|tendered"
+                   r"|visa|master\s*card|mastercard|credit\s*card|debit\s*card|card|carte|karta"
+                   r"|kad|total\s*paid)\b",
                    re.IGNORECASE)
 _CHANGE = re.compile(r"^\W*(?:change|baki|rendu|r[üu]ckgeld|reszta)\b", re.IGNORECASE)
 _TAX_ID = _labels(
@@ -544,9 +546,9 @@ def _invoice_numbers(lines: Sequence[_Line]) -> list[_Hit]:
         hits.append(_Hit(line, weight, *found))
     # A line that is only "# <id>": how some templates print "Invoice #" in a header box.
     for line in lines:
-        m = re.fullmatch(r"\s*#\s*([A-Za-z0-9][A-Za-z0-9_\-/.]*)\s*", line.text)
-        if m and any(c.isdigit() for c in m[1]) and len(m[1]) >= 3:
-            hits.append(_Hit(line, 0.5, m[1], m.start(1), m.end(1)))
+        alone = re.fullmatch(r"\s*#\s*([A-Za-z0-9][A-Za-z0-9_\-/.]*)\s*", line.text)
+        if alone and any(c.isdigit() for c in alone[1]) and len(alone[1]) >= 3:
+            hits.append(_Hit(line, 0.5, alone[1], alone.start(1), alone.end(1)))
     return hits
 
 
@@ -763,9 +765,10 @@ def tax_id_problem(tax_id: str) -> str | None:
     return "tax-id-unverifiable: no checksum known for this format"
 
 
-_CURRENCY_CODES = frozenset(
-    "AED AUD BGN BRL CAD CHF CNY CZK DKK EUR GBP HKD HUF IDR ILS INR JPY KRW MXN MYR NOK NZD "
-    "PHP PLN RON RUB SAR SEK SGD THB TRY TWD USD ZAR".split())
+_CURRENCY_CODES = frozenset({
+    "AED", "AUD", "BGN", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF",
+    "IDR", "ILS", "INR", "JPY", "KRW", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "RUB",
+    "SAR", "SEK", "SGD", "THB", "TRY", "TWD", "USD", "ZAR"})
 _CURRENCY_SYMBOLS = [
     (re.compile(r"€"), "EUR", None), (re.compile(r"£"), "GBP", None),
     (re.compile(r"₹|\bRs\.?(?=\s?\d)|\bINR\b"), "INR", None),
@@ -863,8 +866,7 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: Any) -> None:
     cash = _plain_amounts(lines, _CASH, locale)
     change = _plain_amounts(lines, _CHANGE, locale)
 
-    def first_best(hits: list[tuple[_Hit, Decimal | None, str | None]]
-                   ) -> tuple[_Hit, Decimal | None, str | None] | None:
+    def first_best(hits: list[_Amount]) -> _Amount | None:
         if not hits:
             return None
         top = max(h.weight for h, _v, _p in hits)
@@ -873,29 +875,13 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: Any) -> None:
     total = first_best(totals)
     subtotal = first_best(subtotals)
     tax = first_best(taxes)
-    problems: dict[str, str | None] = {}
+    problems: dict[str, str] = {}
     checked: set[str] = set()
 
     if total is not None and total[1] is not None:
-        hit, value, _p = total
-        # A rounding line right after the total, then the rounded amount: that is what is paid.
-        for r_line, r_value in rounding:
-            if r_line.page == hit.line.page and 0 < r_line.number - hit.line.number <= 3:
-                for line in lines:
-                    if line.page != hit.line.page or not 0 < line.number - r_line.number <= 2:
-                        continue
-                    last = _last_number(line.text, 0)
-                    if last is None:
-                        continue
-                    try:
-                        rounded = parse_amount(last[0], locale.decimal)
-                    except ValueError:
-                        continue
-                    if rounded in (value + r_value, value - r_value) and rounded != value:
-                        total = (_Hit(line, hit.weight, *last), rounded, None)
-                        checked.add("total")
-                        break
-                break
+        total, rounded_ok = _after_rounding(lines, locale, total[0], total[1], totals, rounding)
+        if rounded_ok:
+            checked.add("total")
 
     t = total[1] if total else None
     s = subtotal[1] if subtotal else None
@@ -904,39 +890,66 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: Any) -> None:
         adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
         if any(s + x + a == t for a in adjustments):
             checked |= {"total", "subtotal", "tax"}
-        elif s == t and x < t:
-            # Tax-inclusive prices: the subtotal already holds the tax.
-            pass
-        else:
+        elif not (s == t and x < t):  # s == t: prices include the tax, nothing to add up
             reason = f"sum-mismatch: subtotal {money(s)} + tax {money(x)} != total {money(t)}"
             problems.update(total=reason, subtotal=reason, tax=reason)
-    if t is not None and "total" not in problems:
-        paid = [v for _l, v in cash]
-        back = [v for _l, v in change]
-        if paid and back and any(p - b == t for p in paid for b in back):
+    if total is not None and t is not None and "total" not in problems:
+        hit = total[0]
+        paid = [v for line, v in cash if line != hit.line]
+        back = [v for line, v in change if line != hit.line]
+        same = [h for h, v, _p in totals if v == t and h.line != hit.line]
+        rivals = sorted({money(v) for h, v, _p in totals
+                         if v is not None and v != t and h.weight == hit.weight >= 1.0})
+        if any(p - b == t for p in paid for b in back) or t in paid or same:
             checked.add("total")
-        elif paid and any(p == t for p in paid):
-            checked.add("total")
-        elif sum(1 for h, v, _p in totals if v == t and h.line != total[0].line) >= 1:  # type: ignore[index]
-            checked.add("total")
-        elif (total and any(v is not None and v != t for h, v, _p in totals
-                            if h.weight == total[0].weight and h.weight >= 1.0)):
-            values = sorted({money(v) for h, v, _p in totals
-                             if v is not None and h.weight == total[0].weight})
-            problems["total"] = "conflicting-values: " + ", ".join(values)
+        elif rivals:
+            problems["total"] = "conflicting-values: " + ", ".join([money(t), *rivals])
 
     for name, picked in (("total", total), ("subtotal", subtotal), ("tax", tax)):
         if picked is None:
             continue
-        hit, value, problem = picked
+        hit, value, ambiguity = picked
         if value is None:
-            put(name, hit, hit.text, problem)
+            put(name, hit, hit.text, ambiguity)
             continue
-        reason = problem or problems.get(name)
-        if reason is None and name not in checked:
-            reason = ("not-cross-checked: no subtotal + tax, payment or second total line "
-                      "confirms this amount")
-        put(name, hit, money(value), reason)
+        why = ambiguity or problems.get(name)
+        if why is None and name not in checked:
+            why = ("not-cross-checked: no subtotal + tax, payment or second total line "
+                   "confirms this amount")
+        put(name, hit, money(value), why)
+
+
+_Amount = tuple[_Hit, Decimal | None, str | None]
+
+
+def _after_rounding(lines: Sequence[_Line], locale: Locale, hit: _Hit, value: Decimal,
+                    totals: Sequence[_Amount], rounding: Sequence[tuple[_Line, Decimal]],
+                    ) -> tuple[_Amount, bool]:
+    """A rounding line within 3 lines after the total means the amount paid follows it:
+    a total line printed after the rounding, or a line whose amount is total +/- rounding.
+    Returns the total to use and whether the arithmetic confirms it."""
+    for r_line, r_value in rounding:
+        if r_line.page != hit.line.page or not 0 < r_line.number - hit.line.number <= 3:
+            continue
+        after = [(h, v) for h, v, _p in totals if v is not None and h.line.page == r_line.page
+                 and 0 < h.line.number - r_line.number <= 2]
+        if after:
+            return (after[0][0], after[0][1], None), after[0][1] in (value + r_value,
+                                                                     value - r_value)
+        for line in lines:
+            if line.page != hit.line.page or not 0 < line.number - r_line.number <= 3:
+                continue
+            last = _last_number(line.text, 0)
+            if last is None:
+                continue
+            try:
+                rounded = parse_amount(last[0], locale.decimal)
+            except ValueError:
+                continue
+            if rounded in (value + r_value, value - r_value) and rounded != value:
+                return (_Hit(line, hit.weight, *last), rounded, None), True
+        break
+    return (hit, value, None), False
 
 
 def _pick_currency(lines: Sequence[_Line], put: Any) -> None:
