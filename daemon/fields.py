@@ -389,9 +389,9 @@ def _labels(*specs: tuple[float, str]) -> list[tuple[float, re.Pattern[str]]]:
 _INVOICE_NUMBER = _labels(
     (1.0, r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#|id)|inv\.?\s*(?:no|#)\.?"
           r"|facture\s*(?:n\s?[°ºo]\.?|num[ée]ro)|n\s?[°º]\s*(?:de\s*)?facture|rechnungs?-?\s*(?:nummer|nr\.?)"
-          r"|faktura\s*(?:vat\s*)?(?:nr\.?|numer)|numer\s*faktury|no\.?\s*invois|invois\s*no\.?"),
+          r"|faktura\s*(?:vat\s*)?(?:nr\.?|numer)|numer\s*faktury|invois\s*no\.?"),
     (0.9, r"(?:receipt|bill|document|doc|belegs?|rachunek|resit)\s*(?:no\.?|number|nr\.?|#|num[ée]ro)"
-          r"|tax\s*invoice\s*(?:no\.?|#)"),
+          r"|tax\s*invoice\s*(?:no\.?|#)|no\.?\s*(?:invois|resit|bil)"),
     (0.6, r"booking\s*id|invoice(?=\s*:)|facture(?=\s*:)|rechnung(?=\s*:)|faktura(?=\s+\S*\d)"),
 )
 _INVOICE_DATE = _labels(
@@ -427,7 +427,7 @@ _TOTAL = _labels(
 # Lines that hold another total (quantity, tax, before tax...): only for the plain labels.
 _NOT_TOTAL = re.compile(
     r"sub|qty|quantity|items?\b|pieces|pcs|excl|exclud|before\s*tax|\bht\b|tax\b|gst\b|vat\b"
-    r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b|paid",
+    r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b|paid|kecil",
     re.IGNORECASE)
 _NOT_STRONG_TOTAL = re.compile(r"sub|excl|exclud|before\s*tax|\bht\b", re.IGNORECASE)
 _SUBTOTAL = _labels(
@@ -443,7 +443,7 @@ _TAX = _labels(
 )
 _NOT_TAX = re.compile(
     r"invoice|id\b|no\b|nr\b|reg|number|code|summary|incl|exclud|excl|inclus|included|rate"
-    r"|taxable|\btin\b|ust-?id|ustid|identif|intracom|numéro|num[ée]ro|payer|st\.?-?nr|steuer-?nr"
+    r"|taxable|\btin\b|ust-?id|ustid|identif|intracom|n\s?[°º]|numéro|num[ée]ro|payer|st\.?-?nr|steuer-?nr"
     r"|sub|total\s*(?:sales|amount)", re.IGNORECASE)
 _ROUNDING = re.compile(r"round|arrondi|rundung|zaokr|pelarasan|penggenapan", re.IGNORECASE)
 _CASH = re.compile(r"^\W*(?:cash|tunai|paid|esp[èe]ces|bar|got[óo]wka|amount\s*paid|tendered"
@@ -740,20 +740,20 @@ def _gstin(v: str) -> bool:
 def tax_id_problem(tax_id: str) -> str | None:
     """None when ``tax_id`` (no spaces, upper case) passes its country's checksum.
 
-    Known: DE, FR, PL (with or without the PL prefix: the NIP), GB, BE, NL, IT, ES, AT and
-    India's 15-character GSTIN. Anything else is reported as unverifiable.
+    Known: DE, FR (numeric key), PL, GB, BE, NL, IT, ES (personal numbers), AT and India's
+    15-character GSTIN. Anything else is reported as unverifiable. A Polish NIP printed without
+    its PL prefix is checked by the caller as ``"PL" + nip``.
     """
     v = tax_id
     checks: list[tuple[str, Any]] = [
         (r"DE\d{9}", lambda: _de_vat(v[2:])),
-        (r"FR[0-9A-Z]{2}\d{9}", lambda: _fr_vat(v[2:4], v[4:]) if v[2:4].isdigit() else True),
-        (r"(?:PL)?\d{10}", lambda: _pl_nip(v[-10:])),
+        (r"FR\d{11}", lambda: _fr_vat(v[2:4], v[4:])),
+        (r"PL\d{10}", lambda: _pl_nip(v[2:])),
         (r"GB\d{9}(?:\d{3})?", lambda: _gb_vat(v[2:11])),
         (r"BE[01]\d{9}", lambda: _be_vat(v[2:])),
         (r"NL\d{9}B\d{2}", lambda: _nl_vat(v[2:])),
         (r"IT\d{11}", lambda: _luhn(v[2:])),
-        (r"ES[0-9A-Z]\d{7}[0-9A-Z]", lambda: _es_vat(v[2:]) if not v[2].isalpha() or v[2] in "XYZ"
-         else True),
+        (r"ES(?:\d{8}|[XYZ]\d{7})[A-Z]", lambda: _es_vat(v[2:])),
         (r"ATU\d{8}", lambda: _at_vat(v[3:])),
         (r"\d{2}[A-Z]{5}\d{4}[A-Z][1-9A-Z]Z[0-9A-Z]", lambda: _gstin(v)),
     ]
@@ -980,15 +980,33 @@ _LEGAL_FORM = re.compile(
     r"(?![\w])", re.IGNORECASE)
 _NOT_VENDOR = re.compile(
     r"invoice|receipt|facture|rechnung|faktura|resit|bill\b|tax\b|page|seite|date|tel|fax|"
-    r"@|www|http|phone|email|customer|client|kunde|to:|an:|copy|original|duplicate",
+    r"@|www|http|phone|email|customer|client|kunde|to:|an:|copy|original|duplicate|a/?tt?n|"
+    r"jalan|road|street|strasse|straße|rue\b|ul\.|floor|lot\b|no\.|^\W*\d",
     re.IGNORECASE)
+# The buyer's block: names below these are not the vendor.
+_BUYER = re.compile(r"bill(?:ed)?\s*to|ship\s*to|sold\s*to|customer|client|kunde|"
+                    r"rechnungsadresse|factur[ée]\s*[àa]|nabywca|a/?tt?n|atin|guest",
+                    re.IGNORECASE)
+# A company registration number after the name: "(139386 X)", "862725-U".
+_REG_NUMBER = re.compile(r"[\s(]*\d[\d\s]*-?\s?[A-Z]?\)?\s*$")
 
 
 def _pick_vendor(lines: Sequence[_Line], put: Any) -> None:
-    head = [line for line in lines if line.page == lines[0].page and line.text.strip()][:8] \
-        if lines else []
+    """The first name in the page head, preferring one with a company form (Ltd, SDN BHD...).
+
+    Names have no checksum: one is ``valid`` only when it carries a company form, was read
+    with high OCR confidence and is printed again elsewhere in the document."""
+    if not lines:
+        return
+    head = [line for line in lines if line.page == lines[0].page and line.text.strip()][:8]
     candidates: list[_Hit] = []
-    for line in head:
+    buyer_until = -1
+    for i, line in enumerate(head):
+        if _BUYER.search(line.text):
+            buyer_until = i + 4
+            continue
+        if i <= buyer_until:
+            continue
         for m in re.finditer(r"\S+(?: {1,2}\S+)*", line.text):
             segment = m.group(0)
             letters = sum(c.isalpha() for c in segment)
@@ -997,16 +1015,33 @@ def _pick_vendor(lines: Sequence[_Line], put: Any) -> None:
             legal = _LEGAL_FORM.search(segment)
             if _NOT_VENDOR.search(segment) and not legal:
                 continue
-            weight = 1.0 if legal else 0.6
-            candidates.append(_Hit(line, weight, segment, m.start(), m.end()))
+            start, end = m.start(), m.end()
+            if legal:
+                end = m.start() + legal.end()
+                if not segment[:legal.start()].strip(" .,(") and i > 0:
+                    continue  # "Sdn Bhd" alone: the name is on the line above, unjoinable
+            text = line.text[start:end]
+            text = _REG_NUMBER.sub("", text) if not legal else text
+            candidates.append(_Hit(line, 1.0 if legal else 0.6, text, start, start + len(text)))
     best = _best(candidates)
     if not best:
         return
     hit = best[0]
+    name = hit.text.strip(" ,:;-")
+    if name.endswith(".") and not re.search(r"\b\w{1,3}\.$", name):
+        name = name[:-1]  # a full stop, not an abbreviation such as "Ltd." or "o.o."
+    key = _name_key(name)
+    again = sum(1 for line in lines if line != hit.line and key in _name_key(line.text))
     problem = None
     if hit.weight < 1.0:
         problem = "unverified: no company form (Ltd, GmbH, SDN BHD, ...) to confirm a name"
-    put("vendor", hit, hit.text.strip(" .,:;-"), problem)
+    elif not again:
+        problem = "unverified: the name is printed only once, nothing confirms its spelling"
+    put("vendor", hit, name, problem)
+
+
+def _name_key(text: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", text.upper()).split())
 
 
 def _pick_tax_id(lines: Sequence[_Line], put: Any) -> None:
@@ -1021,8 +1056,9 @@ def _pick_tax_id(lines: Sequence[_Line], put: Any) -> None:
         if sum(c.isdigit() for c in cleaned) < 8:
             continue
         start = m.end() + v.start(1)
+        nip = m.group(0).upper() == "NIP" and re.fullmatch(r"\d{10}", cleaned)
         put("vendor_tax_id", _Hit(line, 1.0, raw, start, start + len(raw)), cleaned,
-            tax_id_problem(cleaned))
+            tax_id_problem("PL" + cleaned if nip else cleaned))
         return
 
 
