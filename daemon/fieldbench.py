@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from daemon.config import Settings
+from daemon.corrector import make_corrector
 from daemon.fields import Fields, PageInput, extract_fields, find_dates, money, parse_amount
+from daemon.ocr import engine_factory
+from daemon.split import SplitLimits, open_pages
 
 # dataset key -> our field name
 SROIE_FIELDS = {"date": "invoice_date", "total": "total", "company": "vendor"}
@@ -148,3 +153,35 @@ def bench_fields(dataset: Path, read_pages: Callable[[Path], list[PageInput]], t
     cases = cases[:limit] if limit else cases
     tallies = score(cases, lambda c: extract_fields(read_pages(c.path), today=today))
     return report(kind, dataset, tallies, verbose)
+
+
+def run(dataset: Path, settings: Settings, *, limit: int | None, llm: bool,
+        verbose: bool) -> str:
+    """``inbox-ocr bench fields``: OCR (and with ``llm`` correct) each labelled document the
+    way the daemon does, extract its fields, print the scores."""
+    engine = engine_factory(settings.ocr)()
+    corrector = make_corrector(settings.llm if llm else replace(settings.llm, enabled=False))
+    corrector.load()
+    split = SplitLimits(int(settings.limits.max_file_mb * 1024 * 1024),
+                        settings.limits.max_pages,
+                        int(settings.limits.max_page_megapixels * 1e6))
+
+    def read_pages(path: Path) -> list[PageInput]:
+        pages = []
+        _count, images = open_pages(path, settings.ocr.dpi, split)
+        for number, image, _dpi in images:
+            result = engine.recognize(image)
+            text, _corrections = corrector.correct(number, result.text)
+            pages.append(PageInput(number, text,
+                                   tuple((w.text, w.confidence) for w in result.words)))
+        return pages
+
+    t0 = time.perf_counter()
+    try:
+        table = bench_fields(dataset, read_pages, date.today(), limit, verbose)
+    finally:
+        engine.close()
+        corrector.close()
+    return (f"{table}\n(engine {engine.name} {engine.version}, psm {settings.ocr.psm}, "
+            f"dpi {settings.ocr.dpi}, corrector {corrector.name}, "
+            f"{time.perf_counter() - t0:.1f} s)")
