@@ -124,6 +124,7 @@ class _Line:
     number: int  # 1-based within its page
     text: str
     confidences: tuple[float | None, ...]  # one per whitespace token, or () when unknown
+    view: str = ""  # ``text`` with OCR-damaged label words repaired, same length (labels only)
 
     def confidence(self, start: int, end: int) -> float | None:
         """Lowest OCR confidence of the tokens overlapping text[start:end] (None: unknown)."""
@@ -147,9 +148,41 @@ def _lines(pages: Iterable[PageInput]) -> list[_Line]:
         k = 0
         for number, text in enumerate(texts, 1):
             n = len(text.split())
-            out.append(_Line(page.number, number, text, tuple(confs[k:k + n]) if confs else ()))
+            out.append(_Line(page.number, number, text, tuple(confs[k:k + n]) if confs else (),
+                             label_view(text)))
             k += n
     return out
+
+
+# Label words long enough that one misread character cannot make another word of them.
+_LABEL_WORDS = frozenset({
+    "total", "subtotal", "amount", "invoice", "receipt", "rounding", "change", "balance",
+    "payable", "facture", "montant", "rechnung", "rechnungsnummer", "rechnungsdatum",
+    "rechnungsbetrag", "gesamtbetrag", "nettobetrag", "zwischensumme", "endbetrag", "faktura",
+    "razem", "jumlah", "tarikh", "tunai", "cukai", "invois",
+})
+
+
+def label_view(text: str) -> str:
+    """``text`` with each word that is one misread character away from a label word
+    (``Gesamibetrag``, ``Tota2``) replaced by that word; same length, so spans found in the
+    view hold in ``text``. Used to find labels only: values are always read from ``text``."""
+    def repair(m: re.Match[str]) -> str:
+        word = m.group(0)
+        lowered = word.lower()
+        if len(word) < 5 or lowered in _LABEL_WORDS:
+            return word
+        for label in _LABEL_WORDS:
+            if len(label) != len(word):
+                continue
+            diff = [i for i, (a, b) in enumerate(zip(lowered, label, strict=True)) if a != b]
+            if len(diff) != 1:
+                continue
+            bad = lowered[diff[0]]
+            if len(word) > 5 or not bad.isalpha() or bad in "iltj":
+                return label
+        return word
+    return re.sub(r"[^\s:;.,|()]+", repair, text)
 
 
 # -- numbers --------------------------------------------------------------------------------
@@ -486,10 +519,10 @@ def _label_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str
     hits = []
     for line in lines:
         for weight, regex in labels:
-            m = regex.search(line.text)
+            m = regex.search(line.view or line.text)
             if m is None:
                 continue
-            around = line.text[: m.end() + 12]
+            around = (line.view or line.text)[: m.end() + 12]
             if strong_reject is not None and strong_reject.search(around):
                 break
             if weight < 1.0 and reject is not None and reject.search(around):

@@ -16,6 +16,7 @@ from daemon.fields import (
     extract_fields,
     find_dates,
     iban_problem,
+    label_view,
     money,
     parse_amount,
     tax_id_problem,
@@ -383,3 +384,14 @@ def test_fields_across_pages_and_json_shape() -> None:
 def test_nothing_found_in_unrelated_text() -> None:
     fields = fields_of("Dear Sir or Madam,\nplease find attached our brochure.")
     assert fields.get("total") is None and fields.get("invoice_number") is None
+
+
+def test_labels_damaged_by_ocr_are_still_found() -> None:
+    assert label_view("Gesamibetrag 1.428,00 EUR") == "gesamtbetrag 1.428,00 EUR"
+    assert label_view("Tota2   RM40.00") == "total   RM40.00"
+    assert label_view("Tonal 5") == "Tonal 5"  # a letter for a letter in a short word: a word
+    fields = fields_of("Nettobetrag 1.200,00 EUR\nUSt. 19% 228,00 EUR\n"
+                       "Gesamibetrag 1.428,00 EUR")
+    total = fields.get("total")
+    assert total is not None and (total.value, total.valid) == ("1428.00", True)
+    assert total.source == "Gesamibetrag 1.428,00 EUR"  # the text as read, not the repair
