@@ -905,6 +905,8 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: Any) -> None:
         top = max(h.weight for h, _v, _p in hits)
         return min((x for x in hits if x[0].weight == top), key=lambda x: x[0].order)
 
+    if not totals:
+        totals = _unlabelled_totals(lines, locale)
     total = first_best(totals)
     subtotal = first_best(subtotals)
     tax = first_best(taxes)
@@ -953,6 +955,35 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: Any) -> None:
 
 
 _Amount = tuple[_Hit, Decimal | None, str | None]
+
+# An amount printed with a currency code or sign next to it: "EUR 34,73", "56,02 €".
+_MONEY_RE = re.compile(
+    r"(?:\b(?:[A-Z]{3}|RM|Rs\.?)|[€£$₹])[ \t]*(\d[\d.,']*\d)(?![\d])"
+    r"|(?<![\d.,])(\d[\d.,']*\d)[ \t]?(?:[€£₹]|zł|\b[A-Z]{3}\b)")
+UNLABELLED_WEIGHT = 0.4
+
+
+def _unlabelled_totals(lines: Sequence[_Line], locale: Locale) -> list[_Amount]:
+    """No total label anywhere (or OCR destroyed it): the largest amount printed with a
+    currency, as a weak candidate that is never valid without a cross-check."""
+    best: tuple[_Hit, Decimal] | None = None
+    for line in lines:
+        for m in _MONEY_RE.finditer(line.text):
+            group = 1 if m.group(1) else 2
+            code = re.search(r"[A-Z]{3}", m.group(0))
+            if code and code.group(0) not in _CURRENCY_CODES:
+                continue
+            try:
+                amount = parse_amount(m.group(group).strip(), locale.decimal)
+            except ValueError:
+                continue
+            if best is None or amount > best[1]:
+                best = (_Hit(line, UNLABELLED_WEIGHT, m.group(group), m.start(group),
+                             m.end(group)), amount)
+    if best is None:
+        return []
+    return [(best[0], best[1], "weak-label: no total label; the largest amount printed with a "
+                               "currency")]
 
 
 def _after_rounding(lines: Sequence[_Line], locale: Locale, hit: _Hit, value: Decimal,

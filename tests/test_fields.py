@@ -395,3 +395,11 @@ def test_labels_damaged_by_ocr_are_still_found() -> None:
     total = fields.get("total")
     assert total is not None and (total.value, total.valid) == ("1428.00", True)
     assert total.source == "Gesamibetrag 1.428,00 EUR"  # the text as read, not the repair
+
+
+def test_total_without_a_label_is_the_largest_amount_with_a_currency_and_not_valid() -> None:
+    fields = fields_of("Rechnung 30064443\n[rotateuR | 8473] EUR      34,73\n"
+                       "Entgelt von 15,00 EUR bei Rücklastschrift")
+    total = fields.get("total")
+    assert total is not None and total.value == "34.73" and not total.valid
+    assert total.reason is not None and total.reason.startswith("weak-label")
