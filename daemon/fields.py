@@ -914,7 +914,7 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: Any) -> None:
     checked: set[str] = set()
 
     if total is not None and total[1] is not None:
-        total, rounded_ok = _after_rounding(lines, locale, total[0], total[1], totals, rounding)
+        total, rounded_ok = _after_rounding(lines, locale, total, total[1], totals, rounding)
         if rounded_ok:
             checked.add("total")
 
@@ -986,12 +986,13 @@ def _unlabelled_totals(lines: Sequence[_Line], locale: Locale) -> list[_Amount]:
                                "currency")]
 
 
-def _after_rounding(lines: Sequence[_Line], locale: Locale, hit: _Hit, value: Decimal,
+def _after_rounding(lines: Sequence[_Line], locale: Locale, total: _Amount, value: Decimal,
                     totals: Sequence[_Amount], rounding: Sequence[tuple[_Line, Decimal]],
                     ) -> tuple[_Amount, bool]:
     """A rounding line within 3 lines after the total means the amount paid follows it:
     a total line printed after the rounding, or a line whose amount is total +/- rounding.
     Returns the total to use and whether the arithmetic confirms it."""
+    hit = total[0]
     for r_line, r_value in rounding:
         if r_line.page != hit.line.page or not 0 < r_line.number - hit.line.number <= 3:
             continue
@@ -1013,7 +1014,7 @@ def _after_rounding(lines: Sequence[_Line], locale: Locale, hit: _Hit, value: De
             if rounded in (value + r_value, value - r_value) and rounded != value:
                 return (_Hit(line, hit.weight, *last), rounded, None), True
         break
-    return (hit, value, None), False
+    return total, False
 
 
 def _pick_currency(lines: Sequence[_Line], put: Any) -> None:
