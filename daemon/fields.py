@@ -431,7 +431,7 @@ _INVOICE_DATE = _labels(
     (1.0, r"invoice\s*date|date\s*of\s*invoice|inv\.?\s*(?:date|dt)|bill\s*date|receipt\s*date"
           r"|date\s*(?:de\s*(?:la\s*)?)?facture|rechnungsdatum|data\s*(?:wystawienia|faktury)"
           r"|tarikh\s*invois"),
-    (0.8, r"date|datum|data|tarikh|dated|le"),
+    (0.8, r"date|datum|data|tarikh|dated"),
 )
 _DUE_DATE = _labels(
     (1.0, r"due\s*date|payment\s*due|pay\s*by|date\s*d'?\s*[ée]ch[ée]ance|[ée]ch[ée]ance"
@@ -481,7 +481,7 @@ _NOT_TAX = re.compile(
 _ROUNDING = re.compile(r"round|arrondi|rundung|zaokr|pelarasan|penggenapan", re.IGNORECASE)
 _CASH = re.compile(r"^\W*(?:cash|tunai|paid|esp[èe]ces|bar|got[óo]wka|amount\s*paid|tendered"
                    r"|visa|master\s*card|mastercard|credit\s*card|debit\s*card|card|carte|karta"
-                   r"|kad|total\s*paid)\b",
+                   r"|kad|total\s*paid|payment\s*received|(?:amount\s*)?received(?:\s*cash)?)\b",
                    re.IGNORECASE)
 _CHANGE = re.compile(r"^\W*(?:change|baki|rendu|r[üu]ckgeld|reszta)\b", re.IGNORECASE)
 _TAX_ID = _labels(
