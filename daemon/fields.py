@@ -807,7 +807,8 @@ _CURRENCY_SYMBOLS = [
     (re.compile(r"₹|\bRs\.?(?=\s?\d)|\bINR\b"), "INR", None),
     (re.compile(r"\bzł"), "PLN", None), (re.compile(r"\bRM\s?(?=\d)|\(RM\)"), "MYR", None),
     (re.compile(r"US\$"), "USD", None),
-    (re.compile(r"\$"), "USD", "ambiguous-currency: '$' is the sign of several currencies"),
+    # Kept as printed: the accounting tool, not this guess, decides which dollar it is.
+    (re.compile(r"(?<!US)\$"), "$", "ambiguous-currency: '$' is the sign of several currencies"),
 ]
 
 
@@ -1017,6 +1018,9 @@ def _after_rounding(lines: Sequence[_Line], locale: Locale, total: _Amount, valu
     return total, False
 
 
+_DOLLARS = frozenset({"USD", "AUD", "CAD", "HKD", "NZD", "SGD", "TWD", "MXN"})
+
+
 def _pick_currency(lines: Sequence[_Line], put: Any) -> None:
     hits: list[tuple[_Hit, str, str | None]] = []
     for line in lines:
@@ -1028,6 +1032,8 @@ def _pick_currency(lines: Sequence[_Line], put: Any) -> None:
             if m2 is not None:
                 hits.append((_Hit(line, 0.8 if problem is None else 0.5, m2[0], m2.start(),
                                   m2.end()), code, problem))
+    if any(code in _DOLLARS for _h, code, _p in hits):
+        hits = [x for x in hits if x[1] != "$"]  # "$" beside "USD" (or "SGD"...) is that one
     if not hits:
         return
     codes = {code for _h, code, _p in hits}

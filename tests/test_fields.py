@@ -403,3 +403,11 @@ def test_total_without_a_label_is_the_largest_amount_with_a_currency_and_not_val
     total = fields.get("total")
     assert total is not None and total.value == "34.73" and not total.valid
     assert total.reason is not None and total.reason.startswith("weak-label")
+
+
+def test_dollar_sign_alone_is_kept_as_printed() -> None:
+    alone = fields_of("Invoice No: 5\nTotal: $12.00").get("currency")
+    assert alone is not None and (alone.value, alone.valid) == ("$", False)
+    assert alone.reason is not None and alone.reason.startswith("ambiguous-currency")
+    named = fields_of("Invoice No: 5\nTotal: $12.00\nAll amounts in SGD").get("currency")
+    assert named is not None and (named.value, named.valid) == ("SGD", True)
