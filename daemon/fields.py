@@ -532,9 +532,9 @@ def _label_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str
     return hits
 
 
-def _column_below(lines: Sequence[_Line], line: _Line, start: int, end: int) -> _Line | None:
-    """The next line on the same page, when a label heads a column (``Booking ID`` above
-    ``IBZY2087``)."""
+def _next_line(lines: Sequence[_Line], line: _Line) -> _Line | None:
+    """The next line on the same page: where the value sits when a label heads a column
+    (``Booking ID`` above ``IBZY2087``) or ends its line."""
     for candidate in lines:
         if candidate.page == line.page and candidate.number == line.number + 1:
             return candidate
@@ -566,7 +566,7 @@ def _invoice_numbers(lines: Sequence[_Line]) -> list[_Hit]:
             rest = line.text[m.end():]
             if rest.strip() and not re.match(r"\s{3,}", rest):
                 continue
-            below = _column_below(lines, line, m.start(), m.end())
+            below = _next_line(lines, line)
             if below is None:
                 continue
             col = below.text[max(0, m.start() - 2):]
@@ -626,7 +626,7 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
         last = _last_number(line.text, m.end())
         rest = line.text[m.end():]
         if last is None and len(rest.strip()) <= 15 and not any(c.isdigit() for c in rest):
-            below = _column_below(lines, line, m.start(), m.end())
+            below = _next_line(lines, line)
             if below is not None and (last := _last_number(below.text, 0)) is not None:
                 line = below
         if last is None:

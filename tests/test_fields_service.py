@@ -149,3 +149,18 @@ def test_invoice2data_ground_truth() -> None:
     assert cases["oyo"].truth == {"total": "1939.00", "invoice_date": "2017-12-31",
                                   "invoice_number": "IBZY2087", "vendor": "OYO"}
     assert "total" not in cases["SammyMaystoneLinesTest"].truth
+
+
+def test_a_bug_in_field_extraction_never_costs_the_result(workspace: Workspace,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import daemon.pipeline
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(daemon.pipeline, "extract_fields", broken)
+    write_sample(workspace.inbox / "invoice-acme.png", SAMPLES["invoice-acme.png"])
+    assert oneshot(workspace) == ExitCode.OK
+    acme = result(workspace, "invoice-acme")
+    assert acme["fields"] == dict.fromkeys(FIELD_NAMES)
+    assert "fields: extraction failed (RuntimeError)" in acme["warnings"]  # type: ignore[operator]
