@@ -34,3 +34,21 @@ def test_unwritable_csv_is_a_transient_outbox_error(tmp_path: Path) -> None:
     (tmp_path / "fields.csv").mkdir()
     with pytest.raises(OutboxUnavailable):
         append_row(tmp_path / "fields.csv", csv_row("a", "a.pdf", "00", {}))
+
+
+def test_fields_config_section(tmp_path: Path) -> None:
+    from daemon.config import load_settings
+    from daemon.errors import ConfigError
+
+    assert load_settings(None, {}, check_paths=False).fields.csv is False
+    config = tmp_path / "c.toml"
+    config.write_text("[fields]\ncsv = true\n")
+    assert load_settings(config, {}, check_paths=False).fields.csv is True
+    env = {"INBOX_OCR_FIELDS_CSV": "false"}
+    assert load_settings(config, env, check_paths=False).fields.csv is False
+    config.write_text("[fields]\ncsv = \"yes\"\n")
+    with pytest.raises(ConfigError, match=r"fields\.csv"):
+        load_settings(config, {}, check_paths=False)
+    config.write_text("[fields]\nexport = true\n")
+    with pytest.raises(ConfigError, match=r"fields\.export"):
+        load_settings(config, {}, check_paths=False)
