@@ -1037,9 +1037,11 @@ def _pick_currency(lines: Sequence[_Line], put: Any) -> None:
     if not hits:
         return
     codes = {code for _h, code, _p in hits}
-    top = max(h.weight for h, _c, _p in hits)
-    hit, code, problem = min(((h, c, p) for h, c, p in hits if h.weight == top),
-                             key=lambda x: x[0].order)
+    # The currency printed most (codes count more than signs), then the first mention.
+    support = {c: sum(h.weight for h, code, _p in hits if code == c) for c in codes}
+    chosen = max(codes, key=lambda c: (support[c], c))
+    hit, code, problem = min(((h, c, p) for h, c, p in hits if c == chosen),
+                             key=lambda x: (-x[0].weight, x[0].order))
     if len(codes) > 1:
         problem = "conflicting-values: " + ", ".join(sorted(codes))
     put("currency", hit, code, problem)
