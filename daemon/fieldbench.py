@@ -28,6 +28,7 @@ from pathlib import Path
 
 from daemon.config import Settings
 from daemon.corrector import make_corrector
+from daemon.errors import ConfigError
 from daemon.fields import Fields, PageInput, extract_fields, find_dates, money, parse_amount
 from daemon.ocr import engine_factory
 from daemon.split import SplitLimits, open_pages
@@ -158,7 +159,12 @@ def bench_fields(dataset: Path, read_pages: Callable[[Path], list[PageInput]], t
 def run(dataset: Path, settings: Settings, *, limit: int | None, llm: bool,
         verbose: bool) -> str:
     """``inbox-ocr bench fields``: OCR (and with ``llm`` correct) each labelled document the
-    way the daemon does, extract its fields, print the scores."""
+    way the daemon does, extract its fields, print the scores.
+
+    Raises ConfigError (naming ``--dataset``) when the folder holds no labelled documents."""
+    if not dataset.is_dir() or not cases_for(dataset)[1]:
+        raise ConfigError("--dataset", f"{dataset}: no SROIE key/*.json nor invoice2data "
+                          "*.json beside its *.pdf")
     engine = engine_factory(settings.ocr)()
     corrector = make_corrector(settings.llm if llm else replace(settings.llm, enabled=False))
     corrector.load()

@@ -164,3 +164,24 @@ def test_a_bug_in_field_extraction_never_costs_the_result(workspace: Workspace,
     acme = result(workspace, "invoice-acme")
     assert acme["fields"] == dict.fromkeys(FIELD_NAMES)
     assert "fields: extraction failed (RuntimeError)" in acme["warnings"]  # type: ignore[operator]
+
+
+def test_bench_fields_command_refuses_a_folder_without_labels(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from daemon.cli import main
+
+    assert main(["bench", "fields", "--dataset", str(tmp_path)]) == ExitCode.BAD_CONFIG
+    assert "--dataset" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (SHARED_DATASETS / "invoice2data").is_dir(),
+                    reason="../shared/datasets/invoice2data is not present")
+def test_bench_fields_command_on_invoice2data(capsys: pytest.CaptureFixture[str]) -> None:
+    from daemon.cli import main
+
+    folder = SHARED_DATASETS / "invoice2data"
+    assert main(["bench", "fields", "--dataset", str(folder), "--limit", "1"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    # AmazonWebServices.pdf, rasterised and OCR'd: its date and total are read right.
+    assert "| invoice_date | 1/1 = 100.0% |" in out and "| total | 1/1 = 100.0% |" in out
+    assert "corrector none" in out
