@@ -29,7 +29,7 @@ kept in ``source``. ``today`` is injected (dates are checked against a plausible
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -847,6 +847,10 @@ def extract_fields(pages: Sequence[PageInput], *, today: date) -> Fields:
     return Fields(tuple((n, found[n]) for n in FIELD_NAMES if n in found), locale, warnings)
 
 
+# Records a field: name, where it was read, its value, and why it is not valid (None: valid).
+_Put = Callable[[str, _Hit, str, str | None], None]
+
+
 def _best(hits: Sequence[_Hit]) -> list[_Hit]:
     """The hits with the strongest label, in document order."""
     if not hits:
@@ -855,7 +859,7 @@ def _best(hits: Sequence[_Hit]) -> list[_Hit]:
     return sorted((h for h in hits if h.weight == top), key=lambda h: h.order)
 
 
-def _pick_invoice_number(lines: Sequence[_Line], put: Any) -> None:
+def _pick_invoice_number(lines: Sequence[_Line], put: _Put) -> None:
     best = _best(_invoice_numbers(lines))
     if not best:
         return
@@ -869,7 +873,8 @@ def _pick_invoice_number(lines: Sequence[_Line], put: Any) -> None:
     put("invoice_number", hit, hit.text, problem)
 
 
-def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: Any) -> None:
+def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) -> None:
+    issued: date | None = None
     for name, labels, unlabelled, skip, years_ahead in (
         ("invoice_date", _INVOICE_DATE, True, _OTHER_DATE, 1),
         ("due_date", _DUE_DATE, False, None, 2),
@@ -886,17 +891,21 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: Any) -
         problem = None
         earliest = date(today.year - PLAUSIBLE_YEARS_BACK, 1, 1)
         latest = date(today.year + years_ahead, today.month, min(today.day, 28))
+        values = {r.value for _h, r in best if r.value is not None}
         if not earliest <= reading.value <= latest:
             problem = (f"implausible-date: {reading.value.isoformat()} is outside "
                        f"{earliest.isoformat()}..{latest.isoformat()}")
-        elif top >= 0.8:
-            values = {r.value for _h, r in best if r.value is not None}
-            if len(values) > 1:
-                problem = "conflicting-values: " + ", ".join(sorted(v.isoformat() for v in values))
+        elif top >= 0.8 and len(values) > 1:
+            problem = "conflicting-values: " + ", ".join(sorted(v.isoformat() for v in values))
+        elif name == "due_date" and issued is not None and reading.value < issued:
+            problem = (f"due-before-invoice: due {reading.value.isoformat()} is before the "
+                       f"invoice date {issued.isoformat()}")
+        if name == "invoice_date":
+            issued = reading.value
         put(name, hit, reading.value.isoformat(), problem)
 
 
-def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: Any) -> None:
+def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put) -> None:
     totals = _amount_hits(lines, _TOTAL, locale, _NOT_TOTAL, _NOT_STRONG_TOTAL)
     subtotals = _amount_hits(lines, _SUBTOTAL, locale)
     taxes = _amount_hits(lines, _TAX, locale, _NOT_TAX, _NOT_TAX)
@@ -1025,7 +1034,7 @@ def _after_rounding(lines: Sequence[_Line], locale: Locale, total: _Amount, valu
 _DOLLARS = frozenset({"USD", "AUD", "CAD", "HKD", "NZD", "SGD", "TWD", "MXN"})
 
 
-def _pick_currency(lines: Sequence[_Line], put: Any) -> None:
+def _pick_currency(lines: Sequence[_Line], put: _Put) -> None:
     hits: list[tuple[_Hit, str, str | None]] = []
     for line in lines:
         for m in re.finditer(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])", line.text):
@@ -1068,7 +1077,7 @@ _BUYER = re.compile(r"bill(?:ed)?\s*to|ship\s*to|sold\s*to|customer|client|kunde
 _REG_NUMBER = re.compile(r"[\s(]*\d[\d\s]*-?\s?[A-Z]?\)?\s*$")
 
 
-def _pick_vendor(lines: Sequence[_Line], put: Any) -> None:
+def _pick_vendor(lines: Sequence[_Line], put: _Put) -> None:
     """The first name in the page head, preferring one with a company form (Ltd, SDN BHD...).
 
     Names have no checksum: one is ``valid`` only when it carries a company form, was read
@@ -1121,7 +1130,7 @@ def _name_key(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text.upper()).split())
 
 
-def _pick_tax_id(lines: Sequence[_Line], put: Any) -> None:
+def _pick_tax_id(lines: Sequence[_Line], put: _Put) -> None:
     for line, _w, m in _label_hits(lines, _TAX_ID):
         rest = line.text[m.end():]
         v = re.match(r"[\s:.#°º-]*([A-Z]{0,3}[\s-]?[0-9A-Z][0-9A-Z .\-]{5,22}[0-9A-Z])",
@@ -1139,7 +1148,7 @@ def _pick_tax_id(lines: Sequence[_Line], put: Any) -> None:
         return
 
 
-def _pick_iban(lines: Sequence[_Line], put: Any) -> None:
+def _pick_iban(lines: Sequence[_Line], put: _Put) -> None:
     for line in lines:
         label = _IBAN_LABEL.search(line.text)
         if label is None:

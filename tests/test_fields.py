@@ -411,3 +411,11 @@ def test_dollar_sign_alone_is_kept_as_printed() -> None:
     assert alone.reason is not None and alone.reason.startswith("ambiguous-currency")
     named = fields_of("Invoice No: 5\nTotal: $12.00\nAll amounts in SGD").get("currency")
     assert named is not None and (named.value, named.valid) == ("SGD", True)
+
+
+def test_due_date_before_invoice_date_is_flagged() -> None:
+    fields = fields_of("Invoice No: 8\nInvoice Date: 15/03/2024\nDue Date: 14/02/2024\n"
+                       "Total: 5.00")
+    due = fields.get("due_date")
+    assert due is not None and due.value == "2024-02-14" and not due.valid
+    assert due.reason is not None and due.reason.startswith("due-before-invoice")
