@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from daemon import __version__, audit, journald, status
+from daemon import __version__, audit, fieldbench, journald, status
 from daemon.bench import bench_correct
 from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
 from daemon.corrector import make_corrector
@@ -104,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--llm", action="store_true", help="with the corrector (slower)")
     soak.add_argument("--keep", type=Path, help="work in this folder and keep it")
 
+    fields = bench_sub.add_parser(
+        "fields", help="field extraction accuracy against SROIE key/*.json or invoice2data")
+    fields.add_argument("--dataset", type=Path, required=True,
+                        help="SROIE-style folder (key/, img/) or invoice2data folder (*.json, "
+                        "*.pdf)")
+    fields.add_argument("--limit", type=int, default=0, help="documents to read (0: all)")
+    fields.add_argument("--llm", action="store_true", help="with the corrector, as the daemon "
+                        "runs by default (slower)")
+    fields.add_argument("--verbose", action="store_true", help="list every miss")
+    fields.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
+
     ocr = sub.add_parser("ocr", help="print raw and corrected text of files (no folders)")
     ocr.add_argument("files", nargs="+", type=Path)
     ocr.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
@@ -129,6 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 check_paths=False).ocr
             bench_throughput(args.pages, args.workers or ocr.worker_count(), ocr.dpi, ocr.psm,
                              ocr.languages, args.big_pages, args.keep)
+            return ExitCode.OK
+        if args.command == "bench" and args.bench == "fields":
+            settings = load_settings(Path(args.config) if args.config else None,
+                                     check_paths=False)
+            audit.configure("warning", "auto", None, sys.stderr)
+            print(fieldbench.run(args.dataset, settings, limit=args.limit or None,
+                                 llm=args.llm, verbose=args.verbose))
             return ExitCode.OK
         if args.command == "bench" and args.bench == "soak":
             return soak(args.files, args.kill_every, args.seed, args.llm, args.keep)

@@ -141,6 +141,13 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class FieldsSettings:
+    """Key fields (invoice number, dates, totals...) in each result's ``fields`` object."""
+
+    csv: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = PathsSettings()
     watch: WatchSettings = WatchSettings()
@@ -152,6 +159,7 @@ class Settings:
     log: LogSettings = LogSettings()
     service: ServiceSettings = ServiceSettings()
     metrics: MetricsSettings = MetricsSettings()
+    fields: FieldsSettings = FieldsSettings()
     source: Path | None = None
 
     @property

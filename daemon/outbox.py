@@ -16,7 +16,7 @@ import errno
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,10 @@ def build_result(
     stage_seconds: dict[str, float],
     warnings: list[str],
     outputs: dict[str, str],
+    fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``<stem>.json`` document (schema version 1, see docs/outbox.md)."""
+    """The ``<stem>.json`` document (schema version 1, see docs/outbox.md). ``fields``: the
+    key fields (``daemon.fields.Fields.as_json``), ``{}`` when not given."""
     page_list = sorted(pages, key=lambda p: p.number)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -104,6 +106,7 @@ def build_result(
             for page in page_list
             for c in page.corrections
         ],
+        "fields": dict(fields) if fields is not None else {},
         "warnings": warnings,
         "timings": {k: round(v, 4) for k, v in stage_seconds.items()},
         "received_at": iso(document.received_at),

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +51,8 @@ from daemon.errors import (
     RetriesExhausted,
     TransientError,
 )
+from daemon.fieldcsv import CSV_NAME, append_row, csv_row
+from daemon.fields import FIELD_NAMES, PageInput, extract_fields
 from daemon.journal import COMMITTED, Journal, Row
 from daemon.ocr import OcrResult, run_in
 from daemon.outbox import Outbox, build_result, page_text
@@ -415,6 +418,8 @@ class Pipeline:
         await run_in(self._io, self._journal.begin_commit, row.id, stem)
         warnings = [w for page in pages for w in page.warnings]
         finished_at = self._wallclock()
+        fields, field_warnings = await run_in(self._io, _fields_of, pages, finished_at)
+        warnings += field_warnings
         started_wall = finished_at - (self._clock() - entry.started)
         engine = {"name": self._engines.name, "version": self._engines.version,
                   "languages": self._settings.ocr.languages}
@@ -422,7 +427,7 @@ class Pipeline:
             document, pages, engine=engine, corrector=self._corrector.name,
             started_at=started_wall, finished_at=finished_at,
             stage_seconds=stage_seconds, warnings=warnings,
-            outputs={"text": f"{stem}.txt", "json": f"{stem}.json"},
+            outputs={"text": f"{stem}.txt", "json": f"{stem}.json"}, fields=fields,
         )
         try:
             await run_in(self._io, outbox.commit, stem, page_text(pages), result)
@@ -431,6 +436,12 @@ class Pipeline:
             raise
         await run_in(self._io, self._journal.mark_committed, row.id)
         faults.checkpoint("outbox.committed")
+        if self._settings.fields.csv:
+            try:
+                await run_in(self._io, append_row, self._settings.paths.outbox / CSV_NAME,
+                             csv_row(stem, document.path.name, document.sha256, fields))
+            except TransientError as exc:  # the .json holds the fields; the CSV is a copy
+                log.warning(audit.INTERNAL_ERROR, stage="fields_csv", error=str(exc))
         # The results are visible from here on: whatever happens next must not redo them.
         outcome, archive_error, archived_as = Outcome.PROCESSED, None, None
         try:
@@ -559,6 +570,21 @@ def _recheck(document: Document) -> None:
         raise InputChanged("file vanished from the inbox before processing") from None
     if (st.st_size, st.st_mtime_ns) != (document.size, document.mtime_ns):
         raise InputChanged("file changed after it was admitted; it will be looked at again")
+
+
+def _fields_of(pages: list[PageText], finished_at: float
+               ) -> tuple[dict[str, dict[str, Any] | None], list[str]]:
+    """The result's ``fields`` object and its warnings. Field extraction must never cost a
+    document its result: an unexpected error leaves every field null, with a warning."""
+    today = datetime.fromtimestamp(finished_at).date()
+    inputs = [PageInput(p.number, p.text, tuple((w.text, w.confidence) for w in p.words))
+              for p in pages]
+    try:
+        found = extract_fields(inputs, today=today)
+    except Exception as exc:
+        log.exception(audit.INTERNAL_ERROR, stage="fields", error_class=type(exc).__name__)
+        return dict.fromkeys(FIELD_NAMES), [f"fields: extraction failed ({type(exc).__name__})"]
+    return found.as_json(), list(found.warnings)
 
 
 def _sum_timings(pages: list[PageText]) -> dict[str, float]:

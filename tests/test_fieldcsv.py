@@ -1,0 +1,54 @@
+"""outbox/fields.csv rows: header once, one append per document, no formulas."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from daemon.errors import OutboxUnavailable
+from daemon.fieldcsv import append_row, csv_header, csv_row
+from daemon.fields import FIELD_NAMES
+
+
+def test_header_once_then_rows(tmp_path: Path) -> None:
+    path = tmp_path / "fields.csv"
+    fields = dict.fromkeys(FIELD_NAMES)
+    fields["total"] = {"value": "12.50", "valid": True}
+    fields["vendor"] = {"value": "=HYPERLINK(\"x\")", "valid": False}
+    fields["tax"] = {"value": "-1.00", "valid": False}
+    append_row(path, csv_row("a", "a.pdf", "ab" * 32, fields))
+    append_row(path, csv_row("b, \"quoted\"", "b.png", "cd" * 32, dict.fromkeys(FIELD_NAMES)))
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == csv_header() and len(rows) == 3
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert (first["total"], first["total_valid"]) == ("12.50", "true")
+    assert first["vendor"] == "'=HYPERLINK(\"x\")"  # a spreadsheet must not run it
+    assert first["tax"] == "-1.00"  # amounts stay numbers
+    assert rows[2][0] == "b, \"quoted\"" and rows[2][3:] == [""] * (2 * len(FIELD_NAMES))
+
+
+def test_unwritable_csv_is_a_transient_outbox_error(tmp_path: Path) -> None:
+    (tmp_path / "fields.csv").mkdir()
+    with pytest.raises(OutboxUnavailable):
+        append_row(tmp_path / "fields.csv", csv_row("a", "a.pdf", "00", {}))
+
+
+def test_fields_config_section(tmp_path: Path) -> None:
+    from daemon.config import load_settings
+    from daemon.errors import ConfigError
+
+    assert load_settings(None, {}, check_paths=False).fields.csv is False
+    config = tmp_path / "c.toml"
+    config.write_text("[fields]\ncsv = true\n")
+    assert load_settings(config, {}, check_paths=False).fields.csv is True
+    env = {"INBOX_OCR_FIELDS_CSV": "false"}
+    assert load_settings(config, env, check_paths=False).fields.csv is False
+    config.write_text("[fields]\ncsv = \"yes\"\n")
+    with pytest.raises(ConfigError, match=r"fields\.csv"):
+        load_settings(config, {}, check_paths=False)
+    config.write_text("[fields]\nexport = true\n")
+    with pytest.raises(ConfigError, match=r"fields\.export"):
+        load_settings(config, {}, check_paths=False)

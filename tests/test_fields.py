@@ -1,0 +1,421 @@
+"""Field extraction and validation: hand-made documents in several languages, no OCR."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from daemon.fields import (
+    FIELD_NAMES,
+    AmbiguousNumber,
+    Fields,
+    PageInput,
+    detect_locale,
+    extract_fields,
+    find_dates,
+    iban_problem,
+    label_view,
+    money,
+    parse_amount,
+    tax_id_problem,
+)
+
+TODAY = date(2026, 11, 25)
+
+
+def fields_of(*pages: str) -> Fields:
+    return extract_fields([PageInput(n, text) for n, text in enumerate(pages, 1)], today=TODAY)
+
+
+def value(fields: Fields, name: str) -> str | None:
+    found = fields.get(name)
+    return found.value if found else None
+
+
+# -- numbers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "decimal", "expected"), [
+    ("1.234,56", ",", "1234.56"),
+    ("1.234,56", None, "1234.56"),
+    ("1,234.56", ".", "1234.56"),
+    ("1,234.56", None, "1234.56"),
+    ("1 234,56", ",", "1234.56"),
+    ("1\u00a0234,56", ",", "1234.56"),
+    ("1\u202f234\u202f567,80", ",", "1234567.80"),
+    ("1'234.50", ".", "1234.50"),
+    ("12,50", ".", "12.50"),
+    ("12.5", ",", "12.50"),
+    ("1,234", ".", "1234.00"),  # the decimal mark is "." here, so "," groups thousands
+    ("1.234", ",", "1234.00"),
+    ("1,234,567", None, "1234567.00"),
+    ("1939", None, "1939.00"),
+])
+def test_parse_amount(text: str, decimal: str | None, expected: str) -> None:
+    assert money(parse_amount(text, decimal)) == expected
+
+
+@pytest.mark.parametrize(("text", "decimal"), [("1,234", None), ("1.234", None),
+                                               ("1,234", ","), ("1.234", ".")])
+def test_parse_amount_refuses_to_guess(text: str, decimal: str | None) -> None:
+    with pytest.raises(AmbiguousNumber):
+        parse_amount(text, decimal)
+
+
+@pytest.mark.parametrize(("text", "decimal"), [
+    ("1 234,56", "."),    # spaces group thousands only where the comma is the decimal mark
+    ("1,23,4", "."), ("1.234.56", ","), ("12,3456", "."), ("1,234.5.6", "."), ("12.", "."),
+])
+def test_parse_amount_rejects_malformed(text: str, decimal: str | None) -> None:
+    with pytest.raises(ValueError):
+        parse_amount(text, decimal)
+
+
+def test_money_keeps_two_places() -> None:
+    assert money(Decimal("174.9")) == "174.90"
+    assert money(Decimal("7")) == "7.00"
+
+
+# -- dates ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("Date: 2024-03-15", "2024-03-15"),
+    ("25/12/2018 20:49", "2018-12-25"),
+    ("12/25/2018", "2018-12-25"),
+    ("Rechnungsdatum 7. Mai 2014", "2014-05-07"),
+    ("le 3 août 2024", "2024-08-03"),
+    ("Data wystawienia: 15 marca 2024", "2024-03-15"),
+    ("Tarikh: 22 Mac 2018", "2018-03-22"),
+    ("22 MAR 2018 18:24", "2018-03-22"),
+    ("25/FEB/2017", "2017-02-25"),
+    ("Invoice Date: August 3 , 2014", "2014-08-03"),
+    ("Date: Jan 1, 2022", "2022-01-01"),
+    ("15-03-18", "2018-03-15"),
+])
+def test_find_dates(text: str, iso: str) -> None:
+    readings = find_dates(text, None, TODAY)
+    assert readings and readings[0].value is not None
+    assert readings[0].value.isoformat() == iso
+
+
+def test_ambiguous_numeric_date_needs_the_locale() -> None:
+    (unknown,) = find_dates("03/04/2024", None, TODAY)
+    assert unknown.value is None and unknown.problem
+    assert "ambiguous-date" in unknown.problem
+    assert find_dates("03/04/2024", True, TODAY)[0].value == date(2024, 4, 3)
+    assert find_dates("03/04/2024", False, TODAY)[0].value == date(2024, 3, 4)
+
+
+def test_impossible_dates_are_not_dates() -> None:
+    assert find_dates("31/02/2024", True, TODAY) == []
+
+
+def test_locale_from_the_text() -> None:
+    fr = detect_locale([PageInput(1, "Facture n° 12\nTotal TTC : 1 256,02 €\nTVA 20 % : 209,34")])
+    assert (fr.language, fr.decimal, fr.day_first) == ("fr", ",", True)
+    us = detect_locale([PageInput(1, "Invoice 12\nDate: 12/31/2024\nTotal USD 1,256.02")])
+    assert (us.decimal, us.day_first) == (".", False)
+
+
+# -- identifiers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("iban", ["DE89370400440532013000", "GB82WEST12345698765432",
+                                  "FR7610107002450061705231739", "PL61109010140000071219812874"])
+def test_iban_good(iban: str) -> None:
+    assert iban_problem(iban) is None
+
+
+@pytest.mark.parametrize(("iban", "slug"), [
+    ("DE89370400440532013001", "iban-checksum"),
+    ("DE98370400440532013000", "iban-checksum"),   # two digits swapped
+    ("FR761010700245006170523173", "iban-length"),
+    ("12345", "iban-format"),
+])
+def test_iban_bad(iban: str, slug: str) -> None:
+    problem = iban_problem(iban)
+    assert problem is not None and problem.startswith(slug)
+
+
+@pytest.mark.parametrize("tax_id", [
+    "DE136695976", "FR40303265045", "PL8567346215", "GB980780684", "BE0403019261",
+    "NL004495445B01", "IT00743110157", "ATU13585627", "ES12345678Z", "27AAPFU0939F1ZV",
+])
+def test_vat_good(tax_id: str) -> None:
+    assert tax_id_problem(tax_id) is None
+
+
+@pytest.mark.parametrize(("tax_id", "slug"), [
+    ("DE136695977", "tax-id-checksum"), ("FR41303265045", "tax-id-checksum"),
+    ("PL8567346216", "tax-id-checksum"), ("GB980780685", "tax-id-checksum"),
+    ("27AAPFU0939F1ZW", "tax-id-checksum"), ("001661886464", "tax-id-unverifiable"),
+])
+def test_vat_bad(tax_id: str, slug: str) -> None:
+    problem = tax_id_problem(tax_id)
+    assert problem is not None and problem.startswith(slug)
+
+
+# -- whole documents, one per language ------------------------------------------------------
+
+ENGLISH = """ACME Office Supplies Ltd
+12 Harbour Road, Bristol BS1 4AA
+INVOICE
+Invoice No: INV-2024-0042
+Invoice Date: 15/03/2024
+Due Date: 14/04/2024
+VAT Reg No: GB980780684
+Printer paper A4 x 10        1,045.00
+Toner cartridge black           89.90
+Subtotal: 1,134.90
+VAT 20%: 226.98
+Total due: GBP 1,361.88
+IBAN: GB82 WEST 1234 5698 7654 32
+ACME Office Supplies Ltd, registered in England"""
+
+
+def test_english_invoice() -> None:
+    fields = fields_of(ENGLISH)
+    expected = {
+        "invoice_number": "INV-2024-0042", "invoice_date": "2024-03-15",
+        "due_date": "2024-04-14", "subtotal": "1134.90", "tax": "226.98",
+        "total": "1361.88", "currency": "GBP", "vendor": "ACME Office Supplies Ltd",
+        "vendor_tax_id": "GB980780684", "iban": "GB82WEST12345698765432",
+    }
+    assert {name: value(fields, name) for name in expected} == expected
+    assert all(f.valid for _n, f in fields.found), fields.warnings
+    assert fields.warnings == ()
+    total = fields.get("total")
+    assert total is not None
+    assert (total.page, total.line, total.source) == (1, 12, "Total due: GBP 1,361.88")
+    assert 0 < total.confidence <= 1
+
+
+FRENCH = """NETPRESSE SARL
+16 rue Mollien, 92100 Boulogne
+Facture n° 2022089083
+Date : 28/11/2022
+Échéance : 28/12/2022
+Total HT : 1 046,68 €
+TVA 20% : 209,34 €
+Total TTC : 1 256,02 €
+IBAN : FR76 1010 7002 4500 6170 5231 739 - BIC : BREDFRPP
+N° TVA : FR40303265045
+NETPRESSE SARL au capital de 10 000 €"""
+
+
+def test_french_invoice() -> None:
+    fields = fields_of(FRENCH)
+    assert fields.locale.language == "fr"
+    assert {n: value(fields, n) for n in FIELD_NAMES} == {
+        "invoice_number": "2022089083", "invoice_date": "2022-11-28", "due_date": "2022-12-28",
+        "total": "1256.02", "subtotal": "1046.68", "tax": "209.34", "currency": "EUR",
+        "vendor": "NETPRESSE SARL", "vendor_tax_id": "FR40303265045",
+        "iban": "FR7610107002450061705231739",
+    }
+    assert fields.warnings == ()
+
+
+GERMAN = """QualityHosting AG
+Uferweg 40-42, 63571 Gelnhausen
+Rechnungsnr. 30064443
+Rechnungsdatum 7. Mai 2014
+Fällig am 21.05.2014
+Nettobetrag 1.029,17 EUR
+MwSt. 19% 195,54 EUR
+Gesamtbetrag 1.224,71 EUR
+USt-IdNr. DE 136 695 976
+QualityHosting AG, Registergericht Hanau"""
+
+
+def test_german_invoice() -> None:
+    fields = fields_of(GERMAN)
+    assert fields.locale.language == "de"
+    assert {n: value(fields, n) for n in FIELD_NAMES} == {
+        "invoice_number": "30064443", "invoice_date": "2014-05-07", "due_date": "2014-05-21",
+        "total": "1224.71", "subtotal": "1029.17", "tax": "195.54", "currency": "EUR",
+        "vendor": "QualityHosting AG", "vendor_tax_id": "DE136695976", "iban": None,
+    }
+    assert fields.warnings == ()
+
+
+POLISH = """Firma Handlowa KOWALSKI Sp. z o.o.
+ul. Długa 5, 00-001 Warszawa
+Faktura VAT nr FV/2024/03/117
+Data wystawienia: 15.03.2024
+Termin płatności: 29.03.2024
+NIP: 856-734-62-15
+Wartość netto 2 000,00 zł
+Kwota VAT 460,00 zł
+Razem do zapłaty 2 460,00 zł
+Firma Handlowa KOWALSKI Sp. z o.o."""
+
+
+def test_polish_invoice() -> None:
+    fields = fields_of(POLISH)
+    assert fields.locale.language == "pl"
+    assert {n: value(fields, n) for n in FIELD_NAMES} == {
+        "invoice_number": "FV/2024/03/117", "invoice_date": "2024-03-15",
+        "due_date": "2024-03-29", "total": "2460.00", "subtotal": "2000.00", "tax": "460.00",
+        "currency": "PLN", "vendor": "Firma Handlowa KOWALSKI Sp. z o.o.",
+        "vendor_tax_id": "8567346215", "iban": None,
+    }
+    assert fields.warnings == ()
+
+
+MALAY = """KEDAI RUNCIT MAJU SDN BHD
+NO 12, JALAN AMPANG, KUALA LUMPUR
+No. Resit: R-55310
+Tarikh: 07/11/2024 12:41
+Jumlah Kecil 23.58
+Cukai SST 6% 1.42
+Jumlah RM 25.00
+Tunai 50.00
+Baki 25.00
+TERIMA KASIH - KEDAI RUNCIT MAJU SDN BHD"""
+
+
+def test_malay_receipt() -> None:
+    fields = fields_of(MALAY)
+    assert fields.locale.language == "ms"
+    # 07/11/2024 could be read both ways; a Malaysian receipt puts the day first.
+    assert {n: value(fields, n) for n in FIELD_NAMES} == {
+        "invoice_number": "R-55310", "invoice_date": "2024-11-07", "due_date": None,
+        "total": "25.00", "subtotal": "23.58", "tax": "1.42", "currency": "MYR",
+        "vendor": "KEDAI RUNCIT MAJU SDN BHD", "vendor_tax_id": None, "iban": None,
+    }
+    assert fields.warnings == ()
+
+
+def test_receipt_total_after_rounding_cross_checked_by_payment() -> None:
+    fields = fields_of("SHOP ENTERPRISE\n19/10/2018 20:49\nTOTAL AMT RM 60.31\n"
+                       "ROUNDING ADJ 0.01\nRM 60.30\nCASH 100.00\nCHANGE 39.70")
+    total = fields.get("total")
+    assert total is not None and (total.value, total.valid) == ("60.30", True)
+
+
+# -- flags instead of guesses ---------------------------------------------------------------
+
+
+def test_ambiguous_date_is_flagged_with_the_printed_text() -> None:
+    fields = fields_of("Invoice No: 1001\nDate: 03/04/2024\nTotal: 10.00")
+    date_field = fields.get("invoice_date")
+    assert date_field is not None
+    assert date_field.value == "03/04/2024" and not date_field.valid
+    assert date_field.reason is not None and date_field.reason.startswith("ambiguous-date")
+    assert any("invoice_date" in w for w in fields.warnings)
+
+
+def test_ambiguous_date_resolved_by_the_document() -> None:
+    us = fields_of("Invoice No: 1001\nDate: 03/04/2024\nTotal: USD 10.00")
+    assert value(us, "invoice_date") == "2024-03-04"
+    other_date = fields_of("Invoice No: 1001\nDate: 03/04/2024\nDelivered 25/03/2024\n"
+                           "Total: 10.00")
+    assert value(other_date, "invoice_date") == "2024-04-03"
+
+
+def test_subtotal_plus_tax_not_total_is_flagged() -> None:
+    fields = fields_of("Invoice No: 1001\nSubtotal: 100.00\nTax: 20.00\nTotal: 125.00")
+    for name in ("subtotal", "tax", "total"):
+        found = fields.get(name)
+        assert found is not None and not found.valid
+        assert found.reason is not None and found.reason.startswith("sum-mismatch")
+    assert value(fields, "total") == "125.00"  # kept as read, flagged
+    assert sum("sum-mismatch" in w for w in fields.warnings) == 3
+
+
+def test_single_total_is_not_cross_checked() -> None:
+    fields = fields_of("Invoice No: 1001\nTotal: 99.50")
+    total = fields.get("total")
+    assert total is not None and total.value == "99.50" and not total.valid
+    assert total.reason is not None and total.reason.startswith("not-cross-checked")
+
+
+def test_bad_iban_and_vat_are_kept_and_flagged() -> None:
+    fields = fields_of("ACME Ltd\nVAT No: DE136695977\nIBAN: DE89 3704 0044 0532 0130 01")
+    iban, vat = fields.get("iban"), fields.get("vendor_tax_id")
+    assert iban is not None and iban.value == "DE89370400440532013001" and not iban.valid
+    assert vat is not None and vat.value == "DE136695977" and not vat.valid
+    assert iban.reason is not None and "checksum" in iban.reason
+
+
+def test_implausible_date_is_flagged() -> None:
+    fields = fields_of("Invoice No: 1001\nInvoice Date: 15/03/1970\nTotal: 1.00")
+    found = fields.get("invoice_date")
+    assert found is not None and found.value == "1970-03-15" and not found.valid
+    assert found.reason is not None and found.reason.startswith("implausible-date")
+
+
+def test_ambiguous_amount_is_flagged_not_guessed() -> None:
+    # Nothing tells the language or the decimal mark: "1.234" could be 1234 or 1.234.
+    fields = fields_of("Montant total : 1.234")
+    assert fields.locale.decimal is None
+    total = fields.get("total")
+    assert total is not None and total.value == "1.234" and not total.valid
+    assert total.reason is not None and total.reason.startswith("ambiguous-number")
+
+
+def test_low_ocr_confidence_makes_a_field_not_valid() -> None:
+    text = "Invoice No: 1001\nSubtotal: 10.00\nTax: 2.00\nTotal: 12.00"
+    confident = [(w, 96.0) for w in text.split()]
+    unsure = [(w, 41.0 if w == "12.00" else 96.0) for w in text.split()]
+    good = extract_fields([PageInput(1, text, tuple(confident))], today=TODAY).get("total")
+    bad = extract_fields([PageInput(1, text, tuple(unsure))], today=TODAY).get("total")
+    assert good is not None and good.valid
+    assert bad is not None and not bad.valid and bad.value == "12.00"
+    assert bad.reason is not None and bad.reason.startswith("low-ocr-confidence")
+    assert bad.confidence < good.confidence
+
+
+def test_fields_across_pages_and_json_shape() -> None:
+    fields = fields_of("Northwind Traders GmbH\nInvoice No: NW-7731\nPage 1 of 2",
+                       "Invoice No: NW-7731\nTotal EUR 1,510.40\nGrand Total EUR 1,510.40")
+    as_json = fields.as_json()
+    assert list(as_json) == list(FIELD_NAMES)
+    assert as_json["iban"] is None
+    total = as_json["total"]
+    assert total is not None and total["value"] == "1510.40" and total["page"] == 2
+    assert total["valid"] is True and total["reason"] is None
+    assert set(total) == {"value", "valid", "reason", "page", "line", "source", "confidence"}
+
+
+def test_nothing_found_in_unrelated_text() -> None:
+    fields = fields_of("Dear Sir or Madam,\nplease find attached our brochure.")
+    assert fields.get("total") is None and fields.get("invoice_number") is None
+
+
+def test_labels_damaged_by_ocr_are_still_found() -> None:
+    assert label_view("Gesamibetrag 1.428,00 EUR") == "gesamtbetrag 1.428,00 EUR"
+    assert label_view("Tota2   RM40.00") == "total   RM40.00"
+    assert label_view("Tonal 5") == "Tonal 5"  # a letter for a letter in a short word: a word
+    fields = fields_of("Nettobetrag 1.200,00 EUR\nUSt. 19% 228,00 EUR\n"
+                       "Gesamibetrag 1.428,00 EUR")
+    total = fields.get("total")
+    assert total is not None and (total.value, total.valid) == ("1428.00", True)
+    assert total.source == "Gesamibetrag 1.428,00 EUR"  # the text as read, not the repair
+
+
+def test_total_without_a_label_is_the_largest_amount_with_a_currency_and_not_valid() -> None:
+    fields = fields_of("Rechnung 30064443\n[rotateuR | 8473] EUR      34,73\n"
+                       "Entgelt von 15,00 EUR bei Rücklastschrift")
+    total = fields.get("total")
+    assert total is not None and total.value == "34.73" and not total.valid
+    assert total.reason is not None and total.reason.startswith("weak-label")
+
+
+def test_dollar_sign_alone_is_kept_as_printed() -> None:
+    alone = fields_of("Invoice No: 5\nTotal: $12.00").get("currency")
+    assert alone is not None and (alone.value, alone.valid) == ("$", False)
+    assert alone.reason is not None and alone.reason.startswith("ambiguous-currency")
+    named = fields_of("Invoice No: 5\nTotal: $12.00\nAll amounts in SGD").get("currency")
+    assert named is not None and (named.value, named.valid) == ("SGD", True)
+
+
+def test_due_date_before_invoice_date_is_flagged() -> None:
+    fields = fields_of("Invoice No: 8\nInvoice Date: 15/03/2024\nDue Date: 14/02/2024\n"
+                       "Total: 5.00")
+    due = fields.get("due_date")
+    assert due is not None and due.value == "2024-02-14" and not due.valid
+    assert due.reason is not None and due.reason.startswith("due-before-invoice")
