@@ -16,25 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from daemon import scratch
 from daemon.samples import write_sample
 
 CONFIG = """
-[paths]
-inbox = "inbox"
-outbox = "outbox"
-archive = "archive"
-failed = "failed"
-state = "state"
 [watch]
 stable_seconds = 0.3
 rescan_seconds = 2
@@ -43,16 +36,11 @@ enabled = {llm}
 [retry]
 backoff_seconds = 0.2
 max_backoff_seconds = 2
-[log]
-format = "json"
 """
 
 
-def _daemon(config: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
-    return subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(config),
-                             *extra], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+def _daemon(config: Path, *extra: str) -> subprocess.Popen[str]:
+    return scratch.start(config, *extra)
 
 
 def _drop(rng: random.Random, inbox: Path, staging: Path, n: int) -> str:
@@ -81,8 +69,7 @@ def soak(files: int, kill_every: float, seed: int, llm: bool, keep: Path | None)
     (root / "inbox").mkdir(exist_ok=True)
     staging = root / "staging"
     staging.mkdir(exist_ok=True)
-    config = root / "inbox-ocr.toml"
-    config.write_text(CONFIG.format(llm="true" if llm else "false"), encoding="utf-8")
+    config = scratch.write_config(root, CONFIG.format(llm="true" if llm else "false"))
     inputs: dict[str, str] = {}
     kills = 0
     started = time.monotonic()

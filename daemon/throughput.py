@@ -35,15 +35,10 @@ from pathlib import Path
 
 import pdf2image
 
+from daemon import scratch
 from daemon.samples import write_sample
 
 CONFIG = """
-[paths]
-inbox = "inbox"
-outbox = "outbox"
-archive = "archive"
-failed = "failed"
-state = "state"
 [watch]
 stable_seconds = {stable}
 [ocr]
@@ -53,8 +48,6 @@ psm = {psm}
 languages = "{languages}"
 [llm]
 enabled = {llm}
-[log]
-format = "json"
 """
 
 
@@ -186,14 +179,11 @@ def run_daemon(root: Path, files: list[Path], *, llm: bool, workers: int, dpi: i
     (root / "inbox").mkdir(parents=True)
     for path in files:
         shutil.copy(path, root / "inbox" / path.name)
-    config = root / "inbox-ocr.toml"
-    config.write_text(CONFIG.format(stable=stable, workers=workers, dpi=dpi, psm=psm,
-                                    languages=languages, llm="true" if llm else "false"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
+    config = scratch.write_config(root, CONFIG.format(
+        stable=stable, workers=workers, dpi=dpi, psm=psm, languages=languages,
+        llm="true" if llm else "false"))
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--oneshot", "--config",
-                             str(config)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = scratch.start(config, "--oneshot", stdout=subprocess.PIPE)
     sampler = TreeMemory(proc.pid)
     ready = stopped = None
     pages = 0
@@ -217,12 +207,9 @@ def latency(root: Path, sample: Path, *, workers: int, dpi: int, psm: int, langu
     """Seconds from one page landing in an idle daemon's inbox to its JSON in the outbox."""
     shutil.rmtree(root, ignore_errors=True)
     (root / "inbox").mkdir(parents=True)
-    config = root / "inbox-ocr.toml"
-    config.write_text(CONFIG.format(stable=stable, workers=workers, dpi=dpi, psm=psm,
-                                    languages=languages, llm="false"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
-    proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(config)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    config = scratch.write_config(root, CONFIG.format(
+        stable=stable, workers=workers, dpi=dpi, psm=psm, languages=languages, llm="false"))
+    proc = scratch.start(config, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
