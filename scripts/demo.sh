@@ -6,6 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 
 work=${INBOX_OCR_DEMO_DIR:-$root/demo}
+# The daemon reads INBOX_OCR_<SECTION>_<KEY> as config overrides: do not hand it the scripts' own.
+unset INBOX_OCR_DEMO_DIR INBOX_OCR_VENV INBOX_OCR_EXTRAS
 rm -rf "$work"
 mkdir -p "$work/inbox"
 cp "$root"/samples/*.png "$root"/samples/*.jpg "$root"/samples/*.pdf "$root"/samples/*.tiff "$work/inbox/"
@@ -38,6 +40,13 @@ for txt in "$work"/outbox/*.txt; do
   echo
   echo "===== outbox/$(basename "$txt") ====="
   sed 's/\f/\n---- next page ----\n/g' "$txt"
+  "$root/.venv/bin/python" - "${txt%.txt}.json" <<'PY'
+import json, sys
+fields = json.load(open(sys.argv[1])).get("fields") or {}
+found = [f"{k}={v['value']}{'' if v['valid'] else ' (flagged: ' + str(v['reason']) + ')'}"
+         for k, v in fields.items() if v]
+print("---- fields: " + ("; ".join(found) or "none found"))
+PY
 done
 echo
 echo "===== failed/ ====="
