@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from daemon import __version__, audit
-from daemon.bench import bench_correct
+from daemon.bench import bench_correct, bench_quality
 from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
 from daemon.corrector import make_corrector
 from daemon.errors import ConfigError, ExitCode, InboxOcrError
@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_correct.add_argument("--seed", type=int, default=1)
     bench_correct.add_argument("--config", help="config file for [llm] settings (optional)")
 
+    quality = bench_sub.add_parser(
+        "quality", help="OCR a SROIE-style folder and score words, lines and date/total fields")
+    quality.add_argument("--dataset", type=Path, required=True,
+                         help="SROIE-style folder with img/, box/NNN.csv, key/NNN.json")
+    quality.add_argument("--engine", action="append", default=[], metavar="NAME[,KEY=VALUE...]",
+                         help="engine and [ocr] overrides, e.g. 'tesseract,psm=4' or "
+                         "'rapidocr,upscale_dpi=300'; repeat to compare (default: the config's)")
+    quality.add_argument("--limit", type=int, default=None, help="receipts to read (default: all)")
+    quality.add_argument("--corrector", action="store_true",
+                         help="also correct each page with the [llm] model and compare word F1")
+    quality.add_argument("--config", help="config file for [ocr], [llm], [limits] (optional)")
+
     ocr = sub.add_parser("ocr", help="print raw and corrected text of files (no folders)")
     ocr.add_argument("files", nargs="+", type=Path)
     ocr.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
@@ -85,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(Path(args.config) if args.config else None,
                                      check_paths=False)
             audit.configure("warning", "auto", None, sys.stderr)
+            if args.bench == "quality":
+                print(bench_quality(args.dataset, args.engine, args.limit,
+                                    Path(args.config) if args.config else None, args.corrector))
+                return ExitCode.OK
             print(bench_correct(args.dataset, args.limit, args.rate, args.seed, settings.llm))
             return ExitCode.OK
         if args.command == "ocr":

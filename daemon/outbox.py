@@ -88,6 +88,7 @@ def build_result(
                 "text": page.text,
                 "words": [[w.text, w.confidence] for w in page.words],
                 "timings": {k: round(v, 4) for k, v in page.timings.items()},
+                "evaluation_truncated": page.evaluation_truncated,
             }
             for page in page_list
         ],
@@ -103,7 +104,10 @@ def build_result(
             for page in page_list
             for c in page.corrections
         ],
-        "warnings": warnings,
+        "warnings": warnings + [
+            f"page {page.number}: OCR engine in evaluation mode, text truncated"
+            for page in page_list if page.evaluation_truncated
+        ],
         "timings": {k: round(v, 4) for k, v in stage_seconds.items()},
         "received_at": iso(document.received_at),
         "started_at": iso(started_at),

@@ -267,7 +267,8 @@ class Pipeline:
         timings["ocr"] = self._clock() - t0
         log.debug(audit.PAGE_OCR, words=len(result.words), seconds=round(timings["ocr"], 3))
         return PageText(page.document, page.number, width, height, page.dpi, result.text,
-                        result.text, result.words, timings)
+                        result.text, result.words, timings,
+                        evaluation_truncated=result.evaluation_truncated)
 
     async def _correct_stage(self) -> None:
         open_workers = self._engines.workers
@@ -292,7 +293,8 @@ class Pipeline:
         if corrections:
             log.info(audit.PAGE_CORRECTED, corrections=len(corrections))
         return PageText(page.document, page.number, page.width, page.height, page.dpi,
-                        page.raw_text, text, page.words, timings, corrections)
+                        page.raw_text, text, page.words, timings, corrections,
+                        evaluation_truncated=page.evaluation_truncated)
 
     async def _outbox_stage(self) -> None:
         pending: dict[str, _Pending] = {}

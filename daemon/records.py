@@ -72,6 +72,8 @@ class PageText:
 
     raw_text: what the engine read. text: after correction (== raw_text until corrected).
     error: set when OCR or correction failed for this page; the document then fails.
+    evaluation_truncated: the engine ran unlicensed (Aspose evaluation mode) and read only
+    the start of the page.
     """
 
     document: Document
@@ -85,6 +87,7 @@ class PageText:
     timings: dict[str, float]
     corrections: tuple[Correction, ...] = ()
     error: InboxOcrError | None = None
+    evaluation_truncated: bool = False
 
 
 @dataclass(frozen=True)
