@@ -10,6 +10,7 @@ EngineFailed for a page it cannot read.
 
 from __future__ import annotations
 
+import unicodedata
 from importlib import metadata
 from typing import Any
 
@@ -46,8 +47,10 @@ class RapidOcrEngine:
             raise EngineFailed(f"rapidocr failed: {type(exc).__name__}: {exc}") from exc
         regions = [region_of(item) for item in found or []]
         text, laid = assemble(regions)
-        words = tuple(Word(w.text, round(100 * w.confidence, 1)) for w in laid)
-        return OcrResult(text, words)
+        # The recogniser is trained on Chinese too: fold full-width ：（） into ASCII.
+        words = tuple(Word(unicodedata.normalize("NFKC", w.text), round(100 * w.confidence, 1))
+                      for w in laid)
+        return OcrResult(unicodedata.normalize("NFKC", text), words)
 
     def close(self) -> None:
         self._ocr = None

@@ -16,7 +16,9 @@ import statistics
 from dataclasses import dataclass
 
 # A gap wider than this many median character widths separates two words.
-SPACE_GAP = 0.45
+SPACE_GAP = 0.6
+# ... but a single letter is split off only across a gap this wide.
+LONE_LETTER_GAP = 1.0
 # Runs of spaces between regions on one row are capped at this many.
 MAX_COLUMN_SPACES = 8
 
@@ -56,27 +58,42 @@ def char_width(glyphs: tuple[Glyph, ...] | list[Glyph]) -> float:
 
 
 def words_in_region(region: Region, width: float | None = None) -> list[LaidWord]:
-    """Split a region's glyphs into words at read spaces and at wide gaps."""
+    """Split a region's glyphs into words at read spaces and at wide gaps.
+
+    A gap wider than ``SPACE_GAP`` widths separates words, except that a single letter is split
+    off only across a gap wider than ``LONE_LETTER_GAP`` widths: the recogniser's character
+    positions are coarse, and ``G ST`` is a likelier misreading than a lone letter.
+    """
     pitch = width if width is not None else char_width(region.glyphs)
-    words: list[LaidWord] = []
-    current: list[Glyph] = []
-
-    def flush() -> None:
-        if current:
-            confidence = sum(g.confidence for g in current) / len(current)
-            words.append(LaidWord("".join(g.text for g in current), current[0].x0,
-                                  current[-1].x1, confidence))
-            current.clear()
-
+    pieces: list[list[Glyph]] = [[]]
+    gaps: list[float] = []
     for glyph in region.glyphs:
         if not glyph.text.strip():
-            flush()
+            if pieces[-1]:
+                pieces.append([])
+                gaps.append(float("inf"))
             continue
-        if current and glyph.x0 - current[-1].x1 > SPACE_GAP * pitch:
-            flush()
-        current.append(glyph)
-    flush()
-    return words
+        if pieces[-1]:
+            gap = (glyph.x0 - pieces[-1][-1].x1) / pitch
+            if gap > SPACE_GAP:
+                pieces.append([])
+                gaps.append(gap)
+        pieces[-1].append(glyph)
+    if not pieces[-1]:
+        pieces.pop()
+    merged: list[list[Glyph]] = pieces[:1]
+    for piece, gap in zip(pieces[1:], gaps, strict=False):
+        lone = _lone_letter(merged[-1]) or _lone_letter(piece)
+        if lone and gap <= LONE_LETTER_GAP:
+            merged[-1] = merged[-1] + piece
+        else:
+            merged.append(piece)
+    return [LaidWord("".join(g.text for g in piece), piece[0].x0, piece[-1].x1,
+                     sum(g.confidence for g in piece) / len(piece)) for piece in merged if piece]
+
+
+def _lone_letter(glyphs: list[Glyph]) -> bool:
+    return len(glyphs) == 1 and glyphs[0].text.isalpha()
 
 
 def rows(regions: list[Region]) -> list[list[Region]]:
