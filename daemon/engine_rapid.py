@@ -47,7 +47,8 @@ class RapidOcrEngine:
             raise EngineFailed(f"rapidocr failed: {type(exc).__name__}: {exc}") from exc
         regions = [region_of(item) for item in found or []]
         text, laid = assemble(regions)
-        # The recogniser is trained on Chinese too: fold full-width ：（） into ASCII.
+        # The recogniser is trained on Chinese too: fold full-width punctuation
+        # (U+FF1A colon, U+FF08/U+FF09 parentheses) into ASCII.
         words = tuple(Word(unicodedata.normalize("NFKC", w.text), round(100 * w.confidence, 1))
                       for w in laid)
         return OcrResult(unicodedata.normalize("NFKC", text), words)

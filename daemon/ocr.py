@@ -3,6 +3,11 @@
 An ``OcrEngine`` is created once per worker thread (engines keep native state that is not
 thread-safe) by ``EnginePool``, which hands pages to those threads. ``recognize`` may raise
 ``EngineFailed`` (the page's document fails) and must not raise anything else on purpose.
+
+Engines, chosen by ``ocr.engine``: ``tesseract`` (here), ``rapidocr``
+(``daemon.engine_rapid``) and ``aspose`` (``daemon.engine_aspose``, optional extra).
+``engine_factory`` wraps each in ``PreparedEngine``, which runs the page preparation of
+``daemon.prep`` (upscaling, deskew, denoise) on the worker thread before the engine reads.
 """
 
 from __future__ import annotations

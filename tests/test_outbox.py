@@ -81,3 +81,13 @@ def test_result_json_lists_pages_in_order_with_corrections() -> None:
     assert result["corrections"][0]["after"] == "Invoice"
     assert result["source"]["sha256"] == "ab" * 32
     assert page_text(pages) == "Invoice\fp2\n"
+
+
+def test_evaluation_truncated_pages_are_marked_and_warned_about() -> None:
+    doc = Document("abc-1", Path("/in/scan.png"), "ab" * 32, 10, 1_700_000_000_000_000_000, 1.7e9)
+    pages = [PageText(doc, 1, 10, 20, 300, "ACME", "ACME", (), {}, evaluation_truncated=True)]
+    result = build_result(doc, pages, engine={"name": "aspose"}, corrector="none",
+                          started_at=1.7e9, finished_at=1.7e9 + 1, stage_seconds={},
+                          warnings=[], outputs={})
+    assert result["pages"][0]["evaluation_truncated"] is True
+    assert result["warnings"] == ["page 1: OCR engine in evaluation mode, text truncated"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from daemon.bench import setting_environ
+from daemon.cli import main
 from daemon.errors import ConfigError
 from daemon.quality import (
     Totals,
@@ -18,6 +19,7 @@ from daemon.quality import (
     read_sroie,
     score_page,
 )
+from tests.conftest import SHARED_DATASETS
 
 
 @pytest.mark.parametrize(
@@ -115,3 +117,25 @@ def test_engine_setting_spec_becomes_validated_overrides() -> None:
         "INBOX_OCR_OCR_ENGINE": "rapidocr", "INBOX_OCR_OCR_UPSCALE_DPI": "300"}
     with pytest.raises(ConfigError):
         setting_environ("tesseract,psm")
+
+
+@pytest.mark.skipif(not (SHARED_DATASETS / "sroie-dev").is_dir(),
+                    reason="../shared/datasets/sroie-dev is not present")
+def test_bench_quality_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "quality", "--dataset", str(SHARED_DATASETS / "sroie-dev"),
+                 "--limit", "2", "--engine", "tesseract", "--engine", "tesseract,psm=4"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "2 receipts" in out
+    rows = [line for line in out.splitlines() if line.startswith("| tesseract")]
+    assert len(rows) == 2
+    f1 = float(rows[0].split("|")[4])
+    assert 0.0 < f1 <= 1.0
+
+
+def test_bench_quality_rejects_an_unknown_setting(capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    (tmp_path / "img").mkdir()
+    code = main(["bench", "quality", "--dataset", str(tmp_path), "--engine", "tesseract,colour=1"])
+    assert code == 2
+    assert "INBOX_OCR_OCR_COLOUR" in capsys.readouterr().err
