@@ -66,7 +66,7 @@ class PipelineSettings:
 
 @dataclass(frozen=True)
 class OcrSettings:
-    engine: EngineName = "tesseract"
+    engine: EngineName = "rapidocr"
     workers: int = _opt(0, minimum=0, maximum=256)
     languages: str = "eng"
     psm: int = _opt(6, minimum=0, maximum=13)

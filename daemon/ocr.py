@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import importlib.util
 import os
 import threading
 from collections.abc import Callable
@@ -166,8 +167,11 @@ def engine_factory(settings: OcrSettings, max_pixels: int = DEFAULT_MAX_PIXELS,
                 )
         inner = functools.partial(TesseractEngine, tessdata, settings.languages, settings.psm)
     elif settings.engine == "rapidocr":
-        from daemon.engine_rapid import RapidOcrEngine
+        from daemon.engine_rapid import PACKAGE, RapidOcrEngine
 
+        if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+            raise ConfigError("ocr.engine", f"'rapidocr' needs the {PACKAGE} package "
+                              "(pip install inbox-ocr installs it)")
         cores = max(1, len(os.sched_getaffinity(0)))
         threads = max(1, cores // (workers or settings.worker_count()))
         inner = functools.partial(RapidOcrEngine, threads)

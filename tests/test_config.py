@@ -36,7 +36,7 @@ state = "state"
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, PATHS), {})
     assert settings.paths.inbox == tmp_path / "in"
-    assert settings.ocr.engine == "tesseract"
+    assert settings.ocr.engine == "rapidocr"
     assert settings.llm.enabled is True
 
 
