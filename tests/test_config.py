@@ -153,7 +153,7 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     good = write(tmp_path, PATHS)
     assert main(["check-config", "--config", str(good)]) == ExitCode.OK
     assert "ok" in capsys.readouterr().out
-    bad = write(tmp_path, PATHS + "[ocr]\nlanguages = 'klingon'\n")
+    bad = write(tmp_path, PATHS + "[ocr]\nengine = 'tesseract'\nlanguages = 'klingon'\n")
     assert main(["check-config", "--config", str(bad)]) == ExitCode.BAD_CONFIG
     assert "ocr.languages" in capsys.readouterr().err
     bad.write_text(PATHS + "[watch]\nmode = 'never'\n")

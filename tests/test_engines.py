@@ -50,6 +50,11 @@ def rapid() -> Iterator[OcrEngine]:
 
 
 @pytest.fixture(scope="module")
+def tesseract() -> Iterator[OcrEngine]:
+    yield from engine_for("tesseract")
+
+
+@pytest.fixture(scope="module")
 def aspose() -> Iterator[OcrEngine]:
     if aspose_missing:
         pytest.skip("aspose-ocr-python-java or a JDK is not installed")
@@ -58,9 +63,9 @@ def aspose() -> Iterator[OcrEngine]:
 
 @pytest.mark.parametrize("name", ["tesseract", "rapidocr"])
 def test_engine_reads_the_generated_invoice_key_lines_exactly(
-    name: str, invoice: Image.Image, rapid: OcrEngine
+    name: str, invoice: Image.Image, request: pytest.FixtureRequest
 ) -> None:
-    engine = rapid if name == "rapidocr" else next(engine_for(name))
+    engine: OcrEngine = request.getfixturevalue({"rapidocr": "rapid"}.get(name, name))
     result = engine.recognize(invoice)
     lines = normalised_lines(result.text)
     for line in KEY_LINES:
@@ -93,7 +98,7 @@ def test_aspose_evaluation_mode_is_detected_and_the_marker_stripped(aspose: OcrE
         pytest.skip("Aspose is licensed on this machine: no evaluation mode to detect")
     long_page = render_page([f"Line {n:02d}: Printer paper A4 box of five reams" for n in range(20)],
                             font_size=32)
-    result = long_page and aspose.recognize(long_page)
+    result = aspose.recognize(long_page)
     assert result.evaluation_truncated
     assert "trial" not in result.text.lower() and "*****" not in result.text
     assert 200 <= len(result.text) <= 400  # cut short: the page holds about 1000 characters
