@@ -199,7 +199,8 @@ class PreparedEngine:
         try:
             return self.engine.recognize(prepared)
         finally:
-            prepared.close()
+            if prepared is not image:
+                prepared.close()
 
     def close(self) -> None:
         self.engine.close()

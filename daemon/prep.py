@@ -2,7 +2,8 @@
 
 ``prepare(image, steps)`` is a pure function of the image and a ``Prep`` (built from the
 ``[ocr]`` settings). It runs on the OCR worker thread, before the engine, and returns a new
-image (the input is not modified) and what it did (for the benchmark and debugging).
+image, or the input itself when no step changed it (the input is never modified), and what it
+did (for the benchmark and debugging).
 
 Upscaling is driven by the text, not the file's DPI tag: scanners and phone pictures often
 carry no tag or a wrong one (most SROIE receipts say 1x1 dpi). The height of the page's text
@@ -67,8 +68,6 @@ def prepare(image: Image.Image, prep: Prep) -> tuple[Image.Image, dict[str, floa
                 out = out.resize(size, Image.Resampling.BICUBIC)
     if prep.denoise:
         out = out.filter(ImageFilter.MedianFilter(3))
-    if out is image:
-        out = image.copy()
     return out, info
 
 

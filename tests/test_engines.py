@@ -152,3 +152,5 @@ def test_prepare_leaves_the_input_alone() -> None:
     page = render_page(["x"]).convert("RGB")
     out, _info = prepare(page, Prep())
     assert page.mode == "RGB" and out.mode == "L"
+    gray = page.convert("L")
+    assert prepare(gray, Prep())[0] is gray  # nothing to do: no copy
