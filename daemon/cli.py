@@ -166,11 +166,11 @@ def cmd_ocr(files: list[Path], config: Path | None) -> int:
     """The tutorial's one-off use: OCR each file and print raw and corrected text."""
     settings: Settings = load_settings(config, check_paths=False)
     audit.configure("warning", "auto", None, sys.stderr)
-    engine = engine_factory(settings.ocr)()
-    corrector = make_corrector(settings.llm)
-    corrector.load()
     limits = SplitLimits(int(settings.limits.max_file_mb * 1024 * 1024), settings.limits.max_pages,
                          int(settings.limits.max_page_megapixels * 1e6))
+    engine = engine_factory(settings.ocr, limits.max_page_pixels, workers=1)()
+    corrector = make_corrector(settings.llm)
+    corrector.load()
     status = ExitCode.OK
     try:
         for path in files:
