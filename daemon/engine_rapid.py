@@ -37,7 +37,9 @@ class RapidOcrEngine:
         per_model = {f"{part}_{key}": value for part in ("det", "cls", "rec")
                      for key, value in (("intra_op_num_threads", threads),
                                         ("inter_op_num_threads", 1))}
-        self._ocr = RapidOCR(print_verbose=False, **per_model)
+        # No angle classifier: scanned lines are upright; skipping it was ~10% faster and no
+        # worse on sroie-dev (word F1 0.805 vs 0.802, first 15 receipts).
+        self._ocr = RapidOCR(print_verbose=False, use_cls=False, **per_model)
 
     def recognize(self, image: Image.Image) -> OcrResult:
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
