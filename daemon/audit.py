@@ -31,6 +31,8 @@ DOCUMENT_ADMITTED = "document.admitted"
 PAGE_SPLIT = "page.split"
 PAGE_OCR = "page.ocr"
 PAGE_CORRECTED = "page.corrected"
+OCR_EVALUATION_MODE = "ocr.evaluation_mode"
+OCR_EVALUATION_TRUNCATED = "ocr.evaluation_truncated"
 # Daemon lifecycle.
 DAEMON_STARTING = "daemon.starting"
 DAEMON_READY = "daemon.ready"

@@ -1,4 +1,11 @@
-"""Benchmarks that print figures (never pass/fail): ``inbox-ocr bench correct``.
+"""Benchmarks that print figures (never pass/fail): ``inbox-ocr bench correct`` and
+``inbox-ocr bench quality``.
+
+``bench quality`` reads a SROIE-style folder through the product's own path (``open_pages``,
+then the engine with its page preparation) for each engine setting and prints word precision,
+recall, F1, line CER, date/total presence (``daemon.quality`` conventions) and seconds per
+page (split + preparation + OCR, one engine, one page at a time). With ``--corrector`` it also
+runs the configured LLM corrector on each page's raw text and prints raw vs corrected word F1.
 
 ``bench correct`` takes clean receipt text (SROIE ground-truth lines), injects OCR confusions
 into it with a fixed seed, runs the configured corrector and prints:
@@ -15,9 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.config import LlmSettings
+from daemon.config import LlmSettings, Settings, load_settings
 from daemon.confusion import is_well_formed_value
 from daemon.corrector import LlmCorrector
+from daemon.ocr import engine_factory
+from daemon.quality import FIELDS, Totals, read_sroie, score_page
+from daemon.split import SplitLimits, open_pages
 
 # Letter -> digit in words, digit -> letter in numbers: what OCR engines do.
 WORD_NOISE = {"o": "0", "O": "0", "l": "1", "I": "1", "s": "5", "S": "5", "B": "8", "Z": "2"}
@@ -106,3 +116,95 @@ def bench_correct(dataset: Path, limit: int, rate: float, seed: int, settings: L
         f"  lines per second      {lines / max(llm_s, 1e-9):.1f} with the corrector, "
         f"{lines / max(base_s, 1e-9):.0f} without (baseline, same run)",
     ])
+
+
+def setting_environ(spec: str) -> dict[str, str]:
+    """``"rapidocr,upscale_dpi=300"`` -> ``[ocr]`` overrides, validated by the config loader."""
+    name, *pairs = [part.strip() for part in spec.split(",")]
+    env = {"INBOX_OCR_OCR_ENGINE": name}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            from daemon.errors import ConfigError
+
+            raise ConfigError(f"--engine {spec}", f"expected key=value after the engine, got {pair!r}")
+        env[f"INBOX_OCR_OCR_{key.strip().upper()}"] = value.strip()
+    return env
+
+
+@dataclass
+class QualityRow:
+    spec: str
+    raw: Totals
+    corrected: Totals | None = None
+    corrections: int = 0
+    correct_seconds: float = 0.0
+    truncated: int = 0  # pages the engine cut short (Aspose evaluation mode)
+
+
+def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Path | None,
+                  corrector: bool) -> str:
+    """Score each engine setting on the dataset; returns the printed report (markdown table)."""
+    truths = list(read_sroie(dataset, limit))
+    base = load_settings(config, {}, check_paths=False)
+    limits = SplitLimits(int(base.limits.max_file_mb * 2**20), base.limits.max_pages,
+                         int(base.limits.max_page_megapixels * 1e6))
+    llm: LlmCorrector | None = None
+    if corrector:
+        llm = LlmCorrector(base.llm)
+        llm.load()
+    rows: list[QualityRow] = []
+    try:
+        for spec in specs or [base.ocr.engine]:
+            settings: Settings = load_settings(config, setting_environ(spec), check_paths=False)
+            engine = engine_factory(settings.ocr, limits.max_page_pixels, workers=1)()
+            row = QualityRow(spec, Totals(), Totals() if llm else None)
+            try:
+                for image, truth in truths:
+                    t0 = time.perf_counter()
+                    _count, pages = open_pages(image, settings.ocr.dpi, limits)
+                    results = [engine.recognize(page) for _n, page, _dpi in pages]
+                    text = "\f".join(r.text for r in results)
+                    row.truncated += sum(r.evaluation_truncated for r in results)
+                    row.raw.add(score_page(truth, text), time.perf_counter() - t0)
+                    if llm and row.corrected is not None:
+                        t0 = time.perf_counter()
+                        fixed, changes = llm.correct(1, text)
+                        row.correct_seconds += time.perf_counter() - t0
+                        row.corrections += len(changes)
+                        row.corrected.add(score_page(truth, fixed))
+            finally:
+                engine.close()
+            rows.append(row)
+    finally:
+        if llm:
+            llm.close()
+    return format_quality(dataset, len(truths), rows, llm.name if llm else None)
+
+
+def format_quality(dataset: Path, pages: int, rows: list[QualityRow], model: str | None) -> str:
+    out = [
+        f"bench quality: {pages} receipts from {dataset}",
+        "",
+        "| engine, settings | word P | word R | word F1 | line CER | "
+        + " | ".join(FIELDS) + " | s/page | truncated |",
+        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in FIELDS) + " | --- | --- |",
+    ]
+    for row in rows:
+        t = row.raw
+        fields = " | ".join(f"{t.field_rate(name):.1%}" for name in FIELDS)
+        out.append(f"| {row.spec} | {t.precision:.3f} | {t.recall:.3f} | {t.f1:.3f} | "
+                   f"{t.cer:.3f} | {fields} | {t.seconds_per_page:.2f} | {row.truncated} |")
+    if model is not None:
+        out += ["", f"Corrector {model}: raw vs corrected text of the same OCR output", "",
+                "| engine, settings | raw word F1 | corrected word F1 | change | corrections | "
+                "corrector s/page |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        for row in rows:
+            if row.corrected is None:
+                continue
+            delta = row.corrected.f1 - row.raw.f1
+            out.append(f"| {row.spec} | {row.raw.f1:.4f} | {row.corrected.f1:.4f} | "
+                       f"{delta:+.4f} | {row.corrections} | "
+                       f"{row.correct_seconds / max(1, row.raw.pages):.2f} |")
+    return "\n".join(out)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from daemon import __version__, audit, fieldbench, journald, status
-from daemon.bench import bench_correct
+from daemon.bench import bench_correct, bench_quality
 from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
 from daemon.corrector import make_corrector
 from daemon.errors import ConfigError, ExitCode, InboxOcrError
@@ -115,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     fields.add_argument("--verbose", action="store_true", help="list every miss")
     fields.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
 
+    quality = bench_sub.add_parser(
+        "quality", help="OCR a SROIE-style folder and score words, lines and date/total fields")
+    quality.add_argument("--dataset", type=Path, required=True,
+                         help="SROIE-style folder with img/, box/NNN.csv, key/NNN.json")
+    quality.add_argument("--engine", action="append", default=[], metavar="NAME[,KEY=VALUE...]",
+                         help="engine and [ocr] overrides, e.g. 'tesseract,psm=4' or "
+                         "'rapidocr,upscale_dpi=300'; repeat to compare (default: the config's)")
+    quality.add_argument("--limit", type=int, default=None, help="receipts to read (default: all)")
+    quality.add_argument("--corrector", action="store_true",
+                         help="also correct each page with the [llm] model and compare word F1")
+    quality.add_argument("--config", help="config file for [ocr], [llm], [limits] (optional)")
+
     ocr = sub.add_parser("ocr", help="print raw and corrected text of files (no folders)")
     ocr.add_argument("files", nargs="+", type=Path)
     ocr.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
@@ -154,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(Path(args.config) if args.config else None,
                                      check_paths=False)
             audit.configure("warning", "auto", None, sys.stderr)
+            if args.bench == "quality":
+                print(bench_quality(args.dataset, args.engine, args.limit,
+                                    Path(args.config) if args.config else None, args.corrector))
+                return ExitCode.OK
             print(bench_correct(args.dataset, args.limit, args.rate, args.seed, settings.llm))
             return ExitCode.OK
         if args.command == "ocr":
@@ -261,11 +277,11 @@ def cmd_ocr(files: list[Path], config: Path | None) -> int:
     """The tutorial's one-off use: OCR each file and print raw and corrected text."""
     settings: Settings = load_settings(config, check_paths=False)
     audit.configure("warning", "auto", None, sys.stderr)
-    engine = engine_factory(settings.ocr)()
-    corrector = make_corrector(settings.llm)
-    corrector.load()
     limits = SplitLimits(int(settings.limits.max_file_mb * 1024 * 1024), settings.limits.max_pages,
                          int(settings.limits.max_page_megapixels * 1e6))
+    engine = engine_factory(settings.ocr, limits.max_page_pixels, workers=1)()
+    corrector = make_corrector(settings.llm)
+    corrector.load()
     status = ExitCode.OK
     try:
         for path in files:

@@ -31,7 +31,7 @@ WatchMode = Literal["auto", "events", "polling"]
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 JournalMode = Literal["auto", "on", "off"]
-EngineName = Literal["tesseract"]
+EngineName = Literal["tesseract", "rapidocr", "aspose"]
 
 
 def _opt(default: Any, *, minimum: float | None = None, maximum: float | None = None) -> Any:
@@ -78,12 +78,16 @@ class RetrySettings:
 
 @dataclass(frozen=True)
 class OcrSettings:
-    engine: EngineName = "tesseract"
+    engine: EngineName = "rapidocr"
     workers: int = _opt(0, minimum=0, maximum=256)
     languages: str = "eng"
     psm: int = _opt(6, minimum=0, maximum=13)
     dpi: int = _opt(300, minimum=72, maximum=1200)
     tessdata: str = ""
+    upscale_dpi: int = _opt(0, minimum=0, maximum=1200)
+    deskew: bool = False
+    denoise: bool = False
+    aspose_license: str = ""
 
     def worker_count(self) -> int:
         """``workers = 0`` means one per CPU core available to this process."""
@@ -214,6 +218,8 @@ def load_settings(
         _check_paths(settings)
     _check_log_file(settings.log.file)
     _check_address(settings.metrics.address)
+    if 0 < settings.ocr.upscale_dpi < 72:
+        raise ConfigError("ocr.upscale_dpi", f"must be 0 (off) or >= 72, got {settings.ocr.upscale_dpi}")
     return settings
 
 

@@ -3,6 +3,11 @@
 An ``OcrEngine`` is created once per worker thread (engines keep native state that is not
 thread-safe) by ``EnginePool``, which hands pages to those threads. ``recognize`` may raise
 ``EngineFailed`` (the page's document fails) and must not raise anything else on purpose.
+
+Engines, chosen by ``ocr.engine``: ``tesseract`` (here), ``rapidocr``
+(``daemon.engine_rapid``) and ``aspose`` (``daemon.engine_aspose``, optional extra).
+``engine_factory`` wraps each in ``PreparedEngine``, which runs the page preparation of
+``daemon.prep`` (upscaling, deskew, denoise) on the worker thread before the engine reads.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import importlib.util
 import os
 import threading
 from collections.abc import Callable
@@ -20,11 +26,13 @@ from typing import Any, Protocol, TypeVar
 
 from PIL import Image
 
-from daemon.config import OcrSettings
+from daemon.config import LimitsSettings, OcrSettings
 from daemon.errors import ConfigError, EngineFailed, StartupError
+from daemon.prep import Prep, prepare
 from daemon.records import Word
 
 T = TypeVar("T")
+DEFAULT_MAX_PIXELS = int(LimitsSettings().max_page_megapixels * 1e6)
 
 TESSDATA_CANDIDATES = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -36,8 +44,15 @@ TESSDATA_CANDIDATES = (
 
 @dataclass(frozen=True)
 class OcrResult:
+    """What an engine read on one page.
+
+    text: lines separated by newlines. words: in reading order, with confidence when given.
+    evaluation_truncated: the engine ran unlicensed and returned only part of the page.
+    """
+
     text: str
     words: tuple[Word, ...]
+    evaluation_truncated: bool = False
 
 
 class OcrEngine(Protocol):
@@ -108,13 +123,13 @@ class TesseractEngine:
             raise EngineFailed(f"tesseract failed: {exc}") from exc
         finally:
             self._api.Clear()
-        return OcrResult(_tidy(text), tuple(words))
+        return OcrResult(tidy(text), tuple(words))
 
     def close(self) -> None:
         self._api.End()
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
     """Strip trailing spaces and collapse the blank lines Tesseract puts between blocks."""
     lines = [line.rstrip() for line in text.splitlines()]
     out: list[str] = []
@@ -127,11 +142,19 @@ def _tidy(text: str) -> str:
     return "\n".join(out)
 
 
-def engine_factory(settings: OcrSettings) -> Callable[[], OcrEngine]:
+def engine_factory(settings: OcrSettings, max_pixels: int = DEFAULT_MAX_PIXELS,
+                   workers: int | None = None) -> Callable[[], OcrEngine]:
     """Validate the engine settings now (start-up) and return a per-thread constructor.
 
-    Raises ConfigError naming the key when the engine cannot be set up as configured.
+    Each engine built by the constructor prepares pages as ``[ocr]`` says (``daemon.prep``)
+    before reading them; ``max_pixels`` caps upscaling. ``workers`` (default: the configured
+    count) shares the CPU cores among engines that run their own thread pools.
+    Raises ConfigError naming the key when the engine cannot be set up as configured, and
+    StartupError when an engine's package is missing.
     """
+    prep = Prep(upscale_dpi=settings.upscale_dpi,
+                deskew=settings.deskew, denoise=settings.denoise, max_pixels=max_pixels)
+    inner: Callable[[], OcrEngine]
     if settings.engine == "tesseract":
         tessdata = find_tessdata(settings.tessdata)
         available = {p.stem for p in tessdata.glob("*.traineddata")}
@@ -142,8 +165,45 @@ def engine_factory(settings: OcrSettings) -> Callable[[], OcrEngine]:
                     f"language {language!r} is not installed in {tessdata} "
                     f"(installed: {', '.join(sorted(available))})",
                 )
-        return functools.partial(TesseractEngine, tessdata, settings.languages, settings.psm)
-    raise ConfigError("ocr.engine", f"unknown engine {settings.engine!r}")  # pragma: no cover
+        inner = functools.partial(TesseractEngine, tessdata, settings.languages, settings.psm)
+    elif settings.engine == "rapidocr":
+        from daemon.engine_rapid import PACKAGE, RapidOcrEngine
+
+        if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+            raise ConfigError("ocr.engine", f"'rapidocr' needs the {PACKAGE} package "
+                              "(pip install inbox-ocr installs it)")
+        cores = max(1, len(os.sched_getaffinity(0)))
+        threads = max(1, cores // (workers or settings.worker_count()))
+        inner = functools.partial(RapidOcrEngine, threads)
+    elif settings.engine == "aspose":
+        from daemon.engine_aspose import AsposeEngine, apply_license
+
+        apply_license(settings.aspose_license)  # a bad licence fails start-up, warns once
+        inner = functools.partial(AsposeEngine, settings.aspose_license)
+    else:  # pragma: no cover - the config's Literal type admits no other name
+        raise ConfigError("ocr.engine", f"unknown engine {settings.engine!r}")
+    return functools.partial(PreparedEngine, inner, prep)
+
+
+class PreparedEngine:
+    """An engine that prepares each page (``daemon.prep``) before reading it."""
+
+    def __init__(self, build: Callable[[], OcrEngine], prep: Prep) -> None:
+        self.engine = build()
+        self.prep = prep
+        self.name = self.engine.name
+        self.version = self.engine.version
+
+    def recognize(self, image: Image.Image) -> OcrResult:
+        prepared, _info = prepare(image, self.prep)
+        try:
+            return self.engine.recognize(prepared)
+        finally:
+            if prepared is not image:
+                prepared.close()
+
+    def close(self) -> None:
+        self.engine.close()
 
 
 async def run_in(executor: Executor, fn: Callable[..., T], *args: Any) -> T:

@@ -91,6 +91,7 @@ def build_result(
                 "text": page.text,
                 "words": [[w.text, w.confidence] for w in page.words],
                 "timings": {k: round(v, 4) for k, v in page.timings.items()},
+                "evaluation_truncated": page.evaluation_truncated,
             }
             for page in page_list
         ],
@@ -114,6 +115,17 @@ def build_result(
         "finished_at": iso(finished_at),
         "outputs": outputs,
     }
+
+
+def page_warnings(pages: Iterable[PageText]) -> list[str]:
+    """What a reader of these pages must know: each page's own warnings, and pages an
+    unlicensed engine cut short (never presented as complete)."""
+    warnings: list[str] = []
+    for page in sorted(pages, key=lambda p: p.number):
+        warnings += page.warnings
+        if page.evaluation_truncated:
+            warnings.append(f"page {page.number}: OCR engine in evaluation mode, text truncated")
+    return warnings
 
 
 def page_text(pages: Iterable[PageText]) -> str:

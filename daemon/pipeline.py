@@ -55,7 +55,7 @@ from daemon.fieldcsv import CSV_NAME, append_row, csv_row
 from daemon.fields import FIELD_NAMES, PageInput, extract_fields
 from daemon.journal import COMMITTED, Journal, Row
 from daemon.ocr import OcrResult, run_in
-from daemon.outbox import Outbox, build_result, page_text
+from daemon.outbox import Outbox, build_result, page_text, page_warnings
 from daemon.records import Document, DocumentEnd, PageImage, PageText
 from daemon.split import SplitLimits, open_pages
 
@@ -339,7 +339,8 @@ class Pipeline:
         timings["ocr"] = self._clock() - t0
         log.debug(audit.PAGE_OCR, words=len(result.words), seconds=round(timings["ocr"], 3))
         return PageText(page.document, page.number, width, height, page.dpi, result.text,
-                        result.text, result.words, timings)
+                        result.text, result.words, timings,
+                        evaluation_truncated=result.evaluation_truncated)
 
     async def _correct_stage(self) -> None:
         open_workers = self._engines.workers
@@ -370,7 +371,8 @@ class Pipeline:
             log.info(audit.PAGE_CORRECTED, corrections=len(corrections))
         return PageText(page.document, page.number, page.width, page.height, page.dpi,
                         page.raw_text, text, page.words, timings, corrections,
-                        warnings=warnings)
+                        warnings=warnings,
+                        evaluation_truncated=page.evaluation_truncated)
 
     async def _outbox_stage(self) -> None:
         pending: dict[str, _Pending] = {}
@@ -416,7 +418,7 @@ class Pipeline:
         stem = outbox.reserve_stem(document.path.name)
         # Journal first: after a crash from here on, the next start knows which files are ours.
         await run_in(self._io, self._journal.begin_commit, row.id, stem)
-        warnings = [w for page in pages for w in page.warnings]
+        warnings = page_warnings(pages)
         finished_at = self._wallclock()
         fields, field_warnings = await run_in(self._io, _fields_of, pages, finished_at)
         warnings += field_warnings

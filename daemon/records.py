@@ -73,6 +73,8 @@ class PageText:
     raw_text: what the engine read. text: after correction (== raw_text until corrected).
     error: set when OCR or correction failed for this page; the document then fails.
     warnings: things a reader of this page's text should know (e.g. correction cut short).
+    evaluation_truncated: the engine ran unlicensed (Aspose evaluation mode) and read only
+    the start of the page.
     """
 
     document: Document
@@ -87,6 +89,7 @@ class PageText:
     corrections: tuple[Correction, ...] = ()
     error: InboxOcrError | None = None
     warnings: tuple[str, ...] = ()
+    evaluation_truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ In one run, on one generated batch (PNGs and multi-page PDFs of invoice-like pag
   grayscale), then the raw ``tesseract`` CLI on all cores in parallel (``OMP_THREAD_LIMIT=1``,
   same language and page-segmentation mode). Rasterising is not counted: the floor is the
   engine alone.
-- **inbox-ocr**, corrector off and on: the real daemon (``run --oneshot``, a subprocess) on the
+- **inbox-ocr**, corrector off and on: the real daemon with the Tesseract engine (the engine
+  the floor runs; ``bench quality`` compares engines) (``run --oneshot``, a subprocess) on the
   same files. Counted from ``daemon.ready`` to ``daemon.stopped`` (start-up, i.e. spawning the
   OCR workers and loading the model, is printed apart); the daemon also rasterises the PDFs.
 - **peak memory** (summed PSS) of the daemon and all its children (OCR workers, pdftoppm),
@@ -42,6 +43,7 @@ CONFIG = """
 [watch]
 stable_seconds = {stable}
 [ocr]
+engine = "tesseract"
 workers = {workers}
 dpi = {dpi}
 psm = {psm}

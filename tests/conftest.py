@@ -43,6 +43,8 @@ stable_seconds = {stable_seconds}
 rescan_seconds = 5
 [ocr]
 workers = 2
+# The pipeline tests pin the fastest engine; tests/test_engines.py covers every engine.
+engine = "tesseract"
 [llm]
 enabled = {"true" if llm else "false"}
 [pipeline]

@@ -36,7 +36,7 @@ state = "state"
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, PATHS), {})
     assert settings.paths.inbox == tmp_path / "in"
-    assert settings.ocr.engine == "tesseract"
+    assert settings.ocr.engine == "rapidocr"
     assert settings.llm.enabled is True
 
 
@@ -51,6 +51,9 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
         ("[pipeline]\npage_queue = 0\n", "pipeline.page_queue"),
         ("[ocr]\nworkers = 1.5\n", "ocr.workers"),
         ("[ocr]\nengine = 'abbyy'\n", "ocr.engine"),
+        ("[ocr]\nupscale_dpi = 50\n", "ocr.upscale_dpi"),
+        ("[ocr]\nupscale_dpi = 5000\n", "ocr.upscale_dpi"),
+        ("[ocr]\ndeskew = 'no'\n", "ocr.deskew"),
         ("[llm]\nenabled = 'yes'\n", "llm.enabled"),
         ("[log]\nfile = '../escape.log'\n", "log.file"),
         ("paths = 3\n", "paths"),
@@ -150,7 +153,7 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     good = write(tmp_path, PATHS)
     assert main(["check-config", "--config", str(good)]) == ExitCode.OK
     assert "ok" in capsys.readouterr().out
-    bad = write(tmp_path, PATHS + "[ocr]\nlanguages = 'klingon'\n")
+    bad = write(tmp_path, PATHS + "[ocr]\nengine = 'tesseract'\nlanguages = 'klingon'\n")
     assert main(["check-config", "--config", str(bad)]) == ExitCode.BAD_CONFIG
     assert "ocr.languages" in capsys.readouterr().err
     bad.write_text(PATHS + "[watch]\nmode = 'never'\n")

@@ -176,12 +176,16 @@ def test_bench_fields_command_refuses_a_folder_without_labels(
 
 @pytest.mark.skipif(not (SHARED_DATASETS / "invoice2data").is_dir(),
                     reason="../shared/datasets/invoice2data is not present")
-def test_bench_fields_command_on_invoice2data(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_fields_command_on_invoice2data(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from daemon.cli import main
 
     folder = SHARED_DATASETS / "invoice2data"
-    assert main(["bench", "fields", "--dataset", str(folder), "--limit", "1"]) == ExitCode.OK
+    config = tmp_path / "tesseract.toml"
+    config.write_text('[ocr]\nengine = "tesseract"\n')
+    assert main(["bench", "fields", "--dataset", str(folder), "--limit", "1",
+                 "--config", str(config)]) == ExitCode.OK
     out = capsys.readouterr().out
-    # AmazonWebServices.pdf, rasterised and OCR'd: its date and total are read right.
+    # AmazonWebServices.pdf, rasterised and OCR'd by Tesseract: its date and total are read right.
     assert "| invoice_date | 1/1 = 100.0% |" in out and "| total | 1/1 = 100.0% |" in out
     assert "corrector none" in out

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import CorruptInput, OutboxUnavailable
-from daemon.outbox import Outbox, build_result, page_text, unique_name, unique_stem, write_atomic
+from daemon.outbox import (
+    Outbox,
+    build_result,
+    page_text,
+    page_warnings,
+    unique_name,
+    unique_stem,
+    write_atomic,
+)
 from daemon.records import Correction, Document, PageText, Word
 
 
@@ -81,3 +89,15 @@ def test_result_json_lists_pages_in_order_with_corrections() -> None:
     assert result["corrections"][0]["after"] == "Invoice"
     assert result["source"]["sha256"] == "ab" * 32
     assert page_text(pages) == "Invoice\fp2\n"
+
+
+def test_evaluation_truncated_pages_are_marked_and_warned_about() -> None:
+    doc = Document("abc-1", Path("/in/scan.png"), "ab" * 32, 10, 1_700_000_000_000_000_000, 1.7e9)
+    pages = [PageText(doc, 1, 10, 20, 300, "ACME", "ACME", (), {}, evaluation_truncated=True)]
+    warnings = page_warnings(pages)
+    assert warnings == ["page 1: OCR engine in evaluation mode, text truncated"]
+    result = build_result(doc, pages, engine={"name": "aspose"}, corrector="none",
+                          started_at=1.7e9, finished_at=1.7e9 + 1, stage_seconds={},
+                          warnings=warnings, outputs={})
+    assert result["pages"][0]["evaluation_truncated"] is True
+    assert result["warnings"] == warnings

@@ -111,8 +111,8 @@ def test_tesseract_reads_every_shipped_sample_exactly(engine: TesseractEngine, n
 
 def test_engine_factory_checks_languages_at_start_up() -> None:
     with pytest.raises(ConfigError) as info:
-        engine_factory(OcrSettings(languages="eng+xyz"))
+        engine_factory(OcrSettings(engine="tesseract", languages="eng+xyz"))
     assert info.value.key == "ocr.languages"
     with pytest.raises(ConfigError) as info:
-        engine_factory(OcrSettings(tessdata="/nonexistent"))
+        engine_factory(OcrSettings(engine="tesseract", tessdata="/nonexistent"))
     assert info.value.key == "ocr.tessdata"

@@ -1,0 +1,156 @@
+"""Every OCR engine on generated invoices with known text, Aspose's evaluation mode on real
+Aspose output, and page preparation (upscaling, deskew, the pixel cap)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from daemon.config import OcrSettings
+from daemon.engine_aspose import split_evaluation_marker
+from daemon.errors import ConfigError
+from daemon.ocr import OcrEngine, engine_factory
+from daemon.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
+from daemon.samples import SAMPLES, render_page
+
+REPO = Path(__file__).resolve().parents[1]
+INVOICE = SAMPLES["invoice-acme.png"][0]
+KEY_LINES = ["INVOICE", "Invoice No: INV-2024-0042", "Invoice Date: 2024-03-15",
+             "Subtotal: 134.90", "Total due: GBP 161.88"]
+
+aspose_missing = importlib.util.find_spec("aspose") is None or shutil.which("java") is None
+needs_aspose = pytest.mark.skipif(
+    aspose_missing, reason="aspose-ocr-python-java or a JDK is not installed (scripts/setup.sh "
+    "installs both with INBOX_OCR_EXTRAS=dev,aspose)")
+
+
+def normalised_lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def invoice() -> Image.Image:
+    return render_page(INVOICE)
+
+
+def engine_for(name: str) -> Iterator[OcrEngine]:
+    engine = engine_factory(OcrSettings(engine=name), workers=1)()  # type: ignore[arg-type]
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def rapid() -> Iterator[OcrEngine]:
+    yield from engine_for("rapidocr")
+
+
+@pytest.fixture(scope="module")
+def tesseract() -> Iterator[OcrEngine]:
+    yield from engine_for("tesseract")
+
+
+@pytest.fixture(scope="module")
+def aspose() -> Iterator[OcrEngine]:
+    if aspose_missing:
+        pytest.skip("aspose-ocr-python-java or a JDK is not installed")
+    yield from engine_for("aspose")
+
+
+@pytest.mark.parametrize("name", ["tesseract", "rapidocr"])
+def test_engine_reads_the_generated_invoice_key_lines_exactly(
+    name: str, invoice: Image.Image, request: pytest.FixtureRequest
+) -> None:
+    engine: OcrEngine = request.getfixturevalue({"rapidocr": "rapid"}.get(name, name))
+    result = engine.recognize(invoice)
+    lines = normalised_lines(result.text)
+    for line in KEY_LINES:
+        assert line in lines
+    assert not result.evaluation_truncated
+    assert result.words and all(
+        w.confidence is not None and 0 <= w.confidence <= 100 for w in result.words)
+
+
+def test_rapidocr_restores_spaces_between_words(rapid: OcrEngine) -> None:
+    receipt = render_page(SAMPLES["receipt-cafe.jpg"][0])
+    lines = normalised_lines(rapid.recognize(receipt).text)
+    assert "CAFE MERIDIAN SDN BHD" in lines
+    assert "Date: 07/11/2024 12:41" in lines
+    assert "CASH 30.00" in lines
+
+
+@needs_aspose
+def test_aspose_reads_the_start_of_the_invoice_exactly(aspose: OcrEngine, invoice: Image.Image) -> None:
+    lines = normalised_lines(aspose.recognize(invoice).text)
+    for line in KEY_LINES[:3]:  # evaluation mode keeps the first ~300 characters
+        assert line in lines
+
+
+@needs_aspose
+def test_aspose_evaluation_mode_is_detected_and_the_marker_stripped(aspose: OcrEngine) -> None:
+    from daemon.engine_aspose import apply_license
+
+    if apply_license(""):
+        pytest.skip("Aspose is licensed on this machine: no evaluation mode to detect")
+    long_page = render_page([f"Line {n:02d}: Printer paper A4 box of five reams" for n in range(20)],
+                            font_size=32)
+    result = aspose.recognize(long_page)
+    assert result.evaluation_truncated
+    assert "trial" not in result.text.lower() and "*****" not in result.text
+    assert 200 <= len(result.text) <= 400  # cut short: the page holds about 1000 characters
+    assert "Line 00: Printer paper A4 box of five reams" in normalised_lines(result.text)
+
+
+@needs_aspose
+def test_aspose_missing_licence_file_names_the_key(tmp_path: Path) -> None:
+    settings = OcrSettings(engine="aspose", aspose_license=str(tmp_path / "none.lic"))
+    with pytest.raises(ConfigError) as info:
+        engine_factory(settings)
+    assert info.value.key == "ocr.aspose_license"
+
+
+def test_evaluation_marker_detection_on_aspose_text() -> None:
+    # The exact tail Aspose 25.2 appends in evaluation mode (see the real-output test above).
+    raw = "tan woon yann\nINDAH GIFT & HOME DECO\n888\n ************* Trial Licenses ************* \n"
+    text, truncated = split_evaluation_marker(raw)
+    assert truncated and text == "tan woon yann\nINDAH GIFT & HOME DECO\n888"
+    assert split_evaluation_marker("TOTAL *** 10.00") == ("TOTAL *** 10.00", False)
+
+
+def test_text_line_height_and_upscaling_follow_the_text_size() -> None:
+    small = render_page(INVOICE, size=(500, 700), font_size=12)
+    height = text_line_height(small)
+    assert height is not None and 8 <= height <= 16
+    prepared, info = prepare(small, Prep(upscale_dpi=300))
+    assert info["scale"] > 1.5 and prepared.width > small.width
+    big, info = prepare(render_page(INVOICE), Prep(upscale_dpi=300))
+    assert "scale" not in info and big.size == render_page(INVOICE).size
+
+
+def test_upscaling_never_exceeds_the_pixel_cap() -> None:
+    assert upscale_factor(10, 300, (4000, 4000), 20_000_000) == pytest.approx(20e6**0.5 / 4000)
+    assert upscale_factor(10, 300, (100, 100), 10**9) == 3.0
+    small = render_page(INVOICE, size=(500, 700), font_size=12)
+    prepared, _info = prepare(small, Prep(upscale_dpi=600, max_pixels=1_000_000))
+    assert prepared.width * prepared.height <= 1_000_000 * 1.01
+
+
+def test_deskew_finds_and_undoes_a_rotation() -> None:
+    page = render_page(INVOICE, size=(1200, 1400), font_size=30)
+    tilted = page.rotate(3, expand=True, fillcolor=255)
+    assert skew_angle(tilted) == pytest.approx(-3, abs=0.6)
+    straightened, info = prepare(tilted, Prep(deskew=True, denoise=True))
+    assert info["skew_degrees"] == pytest.approx(-3, abs=0.6)
+    assert straightened.mode == "L"
+
+
+def test_prepare_leaves_the_input_alone() -> None:
+    page = render_page(["x"]).convert("RGB")
+    out, _info = prepare(page, Prep())
+    assert page.mode == "RGB" and out.mode == "L"
+    gray = page.convert("L")
+    assert prepare(gray, Prep())[0] is gray  # nothing to do: no copy
