@@ -28,6 +28,7 @@ _TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
 # integer is not enough evidence ("B2", "10S" are more likely codes than misread numbers).
 _AMOUNT = re.compile(r"^[-+]?(\d{1,3}([,.]\d{3})+|\d+)[.,]\d{2}$")
 MAX_CANDIDATES = 8
+MIN_NUMBER_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,12 @@ def _word_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
 
 
 def _number_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
-    """``1O.00`` -> ``10.00``: a number with confusable letters, only if the fix is well formed."""
-    if not any(ch.isdigit() for ch in core):
+    """``1O.00`` -> ``10.00``: a number with confusable letters, only if the fix is well formed.
+
+    At least three digits must be there as read: with fewer, the token is as likely a code
+    that merely looks like an amount (a unit number ``LOT G.22`` must not become ``6.22``).
+    """
+    if sum(ch.isdigit() for ch in core) < MIN_NUMBER_DIGITS:
         return None
     letters = [ch for ch in core if ch.isalpha() or ch == "|"]
     if not letters or len(letters) > 2 or any(ch not in LETTER_AS_DIGIT for ch in letters):

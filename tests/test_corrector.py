@@ -51,6 +51,7 @@ def test_confusions_are_proposed(line: str, expected: list[tuple[str, str]]) -> 
         "Printer paper A4 x 10 45.00",  # short code, integer, amount
         "VAT 20%: 26.98",
         "Order B2 10S R2D2 1,234.56",  # codes that look like numbers
+        "LOT G.22, JALAN KAPAR",  # a unit number shaped like an amount (SROIE receipt 271)
     ],
 )
 def test_well_formed_values_and_codes_are_frozen(line: str) -> None:
