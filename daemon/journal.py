@@ -7,7 +7,9 @@ attempt, keyed by the content hash and the file name. States::
          |                                                                              |
          +--> retrying (transient error, input left in the inbox)    (input archived) --> done
          +--> failed   (quarantined in failed/)
+         +--> changed  (the file changed or vanished before use; a new row follows its content)
     duplicate: the content was already done; the input was archived without OCR.
+    gone: a retrying input that was no longer in the inbox at start-up (removed by someone).
 
 The commit protocol makes outbox results exactly-once visible (see ``daemon.pipeline``):
 
@@ -47,6 +49,8 @@ COMMITTED = "committed"
 DONE = "done"
 FAILED = "failed"
 DUPLICATE = "duplicate"
+CHANGED = "changed"
+GONE = "gone"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inputs (
@@ -204,6 +208,9 @@ class Journal:
     def mark_failed(self, row_id: int, reason: str, message: str) -> None:
         self._set(row_id, state=FAILED, reason=reason, message=message)
 
+    def mark_changed(self, row_id: int, reason: str, message: str) -> None:
+        self._set(row_id, state=CHANGED, reason=reason, message=message)
+
     def record_duplicate(self, sha256: str, name: str, size: int, original: int,
                          archived_as: str) -> int:
         now = self._clock()
@@ -255,6 +262,9 @@ class Journal:
             self._set(row.id, state=RETRYING, reason="interrupted",
                       message="the daemon stopped while this input was in progress")
             rolled_back += 1
+        for row in self.rows(RETRYING):
+            if inbox_file(row.name, row.sha256) is None:
+                self._set(row.id, state=GONE)
         for row in self.rows(COMMITTED):
             path = inbox_file(row.name, row.sha256)
             if path is None:

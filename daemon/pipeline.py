@@ -512,8 +512,10 @@ class Pipeline:
     async def _defer(self, document: Document, row: Row | None, error: InboxOcrError,
                      fields: dict[str, Any]) -> None:
         if row is not None:
-            await self._journal_quietly(self._journal.mark_retrying, row.id, error.reason,
-                                        str(error))
+            # A file that changed under us is a new input next time: this row is finished.
+            mark = self._journal.mark_retrying if getattr(error, "counts_as_attempt", True) \
+                else self._journal.mark_changed
+            await self._journal_quietly(mark, row.id, error.reason, str(error))
         self._settle(document)
         self.counters.deferred += 1
         log.warning(audit.DOCUMENT_DEFERRED, retryable=True, attempt=row.attempts if row else 0,

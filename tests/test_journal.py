@@ -126,3 +126,20 @@ def test_an_unwritable_journal_is_a_start_up_error(tmp_path: Path) -> None:
     (tmp_path / "journal.sqlite3").mkdir()  # a folder where the database should be
     with pytest.raises(StartupError, match="journal"):
         Journal(tmp_path / "journal.sqlite3").open()
+
+
+def test_a_retrying_input_removed_from_the_inbox_is_gone_after_a_restart(f: Folders) -> None:
+    (f.inbox / "kept.png").write_text("aaa")
+    kept = f.journal.start("aaa", "kept.png", 3)
+    removed = f.journal.start("bbb", "removed.png", 3)
+    for row in (kept, removed):
+        f.journal.mark_retrying(row.id, "outbox_unavailable", "disk full")
+    f.recover()
+    assert f.journal.get(kept.id).state == j.RETRYING  # type: ignore[union-attr]
+    assert f.journal.get(removed.id).state == j.GONE  # type: ignore[union-attr]
+
+
+def test_a_changed_input_closes_its_row(f: Folders) -> None:
+    row = f.journal.start("aaa", "a.png", 3)
+    f.journal.mark_changed(row.id, "input_changed", "file changed after it was admitted")
+    assert f.journal.start("aaa", "a.png", 3).id != row.id
