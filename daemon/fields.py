@@ -665,6 +665,10 @@ def _last_number(text: str, start: int) -> tuple[str, int, int] | None:
     return m.group(0), m.start(), m.end()
 
 
+# Cents with no leading zero ending a line: "CHANGE RM .40", "Rounding RM ,02".
+_CENTS_ONLY_RE = re.compile(r"(?<![\w.,])[.,](\d{2})\s*$")
+
+
 def _plain_amounts(lines: Sequence[_Line], pattern: re.Pattern[str],
                    locale: Locale) -> list[tuple[_Line, Decimal]]:
     out = []
@@ -672,6 +676,9 @@ def _plain_amounts(lines: Sequence[_Line], pattern: re.Pattern[str],
         if pattern.search(line.text):
             last = _last_number(line.text, 0)
             if last is None:
+                cents = _CENTS_ONLY_RE.search(line.text)
+                if cents is not None:
+                    out.append((line, Decimal(cents[1]) / 100))
                 continue
             try:
                 out.append((line, parse_amount(last[0], locale.decimal)))
@@ -932,9 +939,11 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put) -> None:
         if rounded_ok:
             checked.add("total")
 
-    t = total[1] if total else None
     s = subtotal[1] if subtotal else None
     x = tax[1] if tax else None
+    if total is not None and total[1] is not None and "total" not in checked:
+        total = _paid_total(total, totals, rounding, cash, change, s, x)
+    t = total[1] if total else None
     if t is not None and s is not None and x is not None:
         adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
         if any(s + x + a == t for a in adjustments):
@@ -1029,6 +1038,40 @@ def _after_rounding(lines: Sequence[_Line], locale: Locale, total: _Amount, valu
                 return (_Hit(line, hit.weight, *last), rounded, None), True
         break
     return total, False
+
+
+def _paid_total(total: _Amount,
+                totals: Sequence[_Amount], rounding: Sequence[tuple[_Line, Decimal]],
+                cash: Sequence[tuple[_Line, Decimal]], change: Sequence[tuple[_Line, Decimal]],
+                subtotal: Decimal | None, tax: Decimal | None) -> _Amount:
+    """The picked total is confirmed by nothing, but cash - change equals another printed
+    total: that one was paid, so use it ("Nett Total: $1 1.20" misread beside
+    "Total Amount: $11.20", CASH $11.20, Change $0.00). A line with a rounding word counts as
+    a printed total when its amount is within 0.05 of the picked one ("Rounding RM 13.60"
+    after "Total RM 13.58"). Only one such value may match; otherwise the pick stays."""
+    hit, value = total[0], total[1]
+    if value is None:
+        return total
+    paid = {v for line, v in cash if line != hit.line}
+    back = {v for line, v in change if line != hit.line}
+    due = {p - b for p in paid for b in back}
+    adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
+    if (value in due or value in paid
+            or any(v == value and h.line != hit.line for h, v, _p in totals)
+            or (subtotal is not None and tax is not None
+                and any(subtotal + tax + a == value for a in adjustments))):
+        return total  # already confirmed by the usual checks
+    found: dict[Decimal, _Amount] = {}
+    for h, v, _p in totals:
+        if v is not None and v != value and v in due:
+            found.setdefault(v, (h, v, None))
+    for line, v in rounding:
+        last = _last_number(line.text, 0)
+        if last is not None and v != value and v in due and abs(v - value) <= Decimal("0.05"):
+            found.setdefault(v, (_Hit(line, hit.weight, *last), v, None))
+    if len(found) != 1:
+        return total
+    return next(iter(found.values()))
 
 
 _DOLLARS = frozenset({"USD", "AUD", "CAD", "HKD", "NZD", "SGD", "TWD", "MXN"})

@@ -296,6 +296,59 @@ def test_receipt_total_after_rounding_cross_checked_by_payment() -> None:
     assert total is not None and (total.value, total.valid) == ("60.30", True)
 
 
+def test_total_paid_in_cash_preferred_over_a_stronger_label_that_disagrees() -> None:
+    # "Nett Total" is the stronger label, but its amount lost a digit; cash - change is the
+    # other printed total.
+    fields = fields_of("SHOP SDN BHD\n19/10/2018\nTotal Amount: $11.20\nNett Total: $1 1.20\n"
+                       "CASH        $11.20\nChange        $0.00")
+    total = fields.get("total")
+    assert total is not None and (total.value, total.valid) == ("11.20", True)
+    assert total.source == "Total Amount: $11.20"
+
+
+def test_rounded_total_on_a_rounding_line_confirmed_by_payment() -> None:
+    fields = fields_of("99 MART\n19/10/2018\nTotal Sales (Inclusive GST) RM   13.58\n"
+                       "Rounding Ad justment RM     ,02\nRounding RM   13.60\n"
+                       "CASH RM   14.00\nCHANGE RM     .40")
+    total = fields.get("total")
+    assert total is not None and (total.value, total.valid) == ("13.60", True)
+
+
+def test_rounding_line_holding_the_rounded_total_confirmed_by_payment() -> None:
+    # The adjustment is unreadable, so only the payment ties the rounding line to the total.
+    fields = fields_of("99 MART\n19/10/2018\nTotal Sales (Inclusive GST) RM   13.58\n"
+                       "Rounding Ad justment RM O.O2\nRounding RM   13.60\n"
+                       "CASH RM   14.00\nCHANGE RM   0.40")
+    total = fields.get("total")
+    assert total is not None and (total.value, total.valid) == ("13.60", True)
+    assert total.source == "Rounding RM   13.60"
+
+
+@pytest.mark.parametrize("text", [
+    # cash - change matches no printed total: nothing is invented, the pick stays unchecked.
+    "SHOP\nTotal (Incl GST) RM21.83\nRounding RMO.02\nTotal Paid RM50.00\nChange RM28.15",
+    # The rounding line is too far from the total to be its rounded amount.
+    "SHOP\nTotal (Incl GST) RM 21.83\nRounding RM 20.00\nCASH RM 50.00\nCHANGE RM 30.00",
+    # Two printed totals match cash - change (two payments): ambiguous, the pick stays.
+    "SHOP\nNett Total: 9.00\nTotal Amount: 10.00\nGrand Total: 12.00\nCASH 20.00\n"
+    "CASH 22.00\nChange 10.00",
+])
+def test_payment_does_not_switch_the_total_without_a_single_printed_match(text: str) -> None:
+    fields = fields_of(text)
+    total = fields.get("total")
+    assert total is not None and not total.valid
+    assert total.value in ("21.83", "9.00", "12.00")
+
+
+def test_payment_does_not_override_a_confirmed_total() -> None:
+    # The picked total is confirmed by subtotal + tax; a payment matching another line
+    # changes nothing.
+    fields = fields_of("SHOP\nSubtotal 10.00\nTax 1.00\nGrand Total 11.00\n"
+                       "Total Amount 12.00\nCASH 20.00\nCHANGE 8.00")
+    total = fields.get("total")
+    assert total is not None and total.value == "11.00"
+
+
 # -- flags instead of guesses ---------------------------------------------------------------
 
 
