@@ -440,7 +440,7 @@ class Pipeline:
         faults.checkpoint("outbox.committed")
         if self._settings.fields.csv:
             try:
-                await run_in(self._io, append_row, self._settings.paths.outbox / CSV_NAME,
+                await run_in(self._io, append_row, outbox.outbox / CSV_NAME,
                              csv_row(stem, document.path.name, document.sha256, fields))
             except TransientError as exc:  # the .json holds the fields; the CSV is a copy
                 log.warning(audit.INTERNAL_ERROR, stage="fields_csv", error=str(exc))
