@@ -181,6 +181,12 @@ def test_dedupe_off_processes_the_same_content_again(workspace: Workspace) -> No
     assert sorted(p.name for p in workspace.outbox.glob("*.json")) == ["a.json", "b.json"]
 
 
+def unmount_outbox(ws: Workspace) -> None:
+    """The outbox share goes away: a file where the folder was (root ignores chmod)."""
+    ws.outbox.rmdir()
+    ws.outbox.write_text("not a folder")
+
+
 def test_outbox_gone_then_back_keeps_the_input_and_retries(workspace: Workspace) -> None:
     workspace.write_config(FAST_RETRY.replace("max_backoff_seconds = 0.2", "max_backoff_seconds = 0.5")
                            + "max_attempts = 1000\n")
@@ -188,9 +194,7 @@ def test_outbox_gone_then_back_keeps_the_input_and_retries(workspace: Workspace)
     async def main() -> None:
         daemon = Harness(workspace.config)
         await daemon.start()
-        # The outbox share is unmounted: a file where the folder was (root ignores chmod).
-        workspace.outbox.rmdir()
-        workspace.outbox.write_text("not a folder")
+        unmount_outbox(workspace)
         write_sample(workspace.inbox / "a.png", [["Invoice No: INV-5"]])
         _document, outcome = await daemon.next()
         assert outcome is Outcome.DEFERRED
@@ -214,8 +218,7 @@ def test_a_transient_error_that_persists_ends_in_failed_with_a_reason(
     async def main() -> None:
         daemon = Harness(workspace.config)
         await daemon.start()
-        workspace.outbox.rmdir()
-        workspace.outbox.write_text("not a folder")
+        unmount_outbox(workspace)
         write_sample(workspace.inbox / "a.png", [["Invoice No: INV-5"]])
         outcomes = [(await daemon.next())[1], (await daemon.next())[1]]
         assert outcomes == [Outcome.DEFERRED, Outcome.FAILED]
