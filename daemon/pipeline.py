@@ -424,7 +424,9 @@ class Pipeline:
         warnings += field_warnings
         started_wall = finished_at - (self._clock() - entry.started)
         engine = {"name": self._engines.name, "version": self._engines.version,
-                  "languages": self._settings.ocr.languages}
+                  # ocr.languages configures Tesseract only; the other engines bring their own.
+                  "languages": self._settings.ocr.languages
+                  if self._engines.name == "tesseract" else ""}
         result = build_result(
             document, pages, engine=engine, corrector=self._corrector.name,
             started_at=started_wall, finished_at=finished_at,
