@@ -20,6 +20,15 @@ from tests.conftest import SHARED_DATASETS, Workspace
 REPO = Path(__file__).resolve().parents[1]
 
 
+def cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
+        ) -> subprocess.CompletedProcess[str]:
+    """``python -m daemon ARGS`` to completion, output captured. ``env`` adds variables (the
+    autouse fixture has already removed every ``INBOX_OCR_*`` override from ours)."""
+    return subprocess.run([sys.executable, "-m", "daemon", *args], cwd=REPO,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout)
+
+
 class Process:
     """``python -m daemon ...`` with stdout read line by line on a thread."""
 

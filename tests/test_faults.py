@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import signal
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from daemon.pipeline import Outcome
 from daemon.samples import write_sample
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
-from tests.test_cli import REPO, Process
+from tests.test_cli import Process, cli
 
 
 @pytest.fixture(autouse=True)
@@ -43,12 +41,8 @@ def sha(path: Path) -> str:
 
 
 def oneshot(ws: Workspace, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
-    if crash_at:
-        env[CRASH_ENV] = crash_at
-    return subprocess.run([sys.executable, "-m", "daemon", "run", "--oneshot", "--config",
-                           str(ws.config)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return cli("run", "--oneshot", "--config", str(ws.config),
+               env={CRASH_ENV: crash_at} if crash_at else None)
 
 
 def assert_exactly_once(ws: Workspace, inputs: dict[str, str]) -> None:
@@ -290,10 +284,8 @@ def test_retry_failed_moves_quarantined_inputs_back(workspace: Workspace) -> Non
     first = oneshot(workspace, "ocr.worker.crash")  # every attempt crashes: quarantined at once
     assert first.returncode == 0, first.stderr
     assert (workspace.failed / "a.png").exists()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
-    listed = subprocess.run([sys.executable, "-m", "daemon", "retry-failed", "--config",
-                             str(workspace.config), "--reason", "retries_exhausted"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    listed = cli("retry-failed", "--config", str(workspace.config), "--reason",
+                 "retries_exhausted", timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert "retrying a.png (retries_exhausted)" in listed.stdout
     assert list(workspace.failed.iterdir()) == []
@@ -304,9 +296,7 @@ def test_retry_failed_moves_quarantined_inputs_back(workspace: Workspace) -> Non
 
 @pytest.mark.slow
 def test_soak_with_random_kills_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
-    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "soak", "--files", "24",
-                           "--kill-every", "1.5", "--keep", str(tmp_path / "soak")],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = cli("bench", "soak", "--files", "24", "--kill-every", "1.5", "--keep",
+               str(tmp_path / "soak"), timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "inputs=24 results=24 duplicates=0 lost=0 orphans=0" in proc.stdout

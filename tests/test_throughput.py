@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.throughput import make_batch, tree_memory
-from tests.test_cli import REPO
+from tests.test_cli import cli
 
 
 def test_tree_memory_counts_children(tmp_path: Path) -> None:
@@ -33,10 +33,8 @@ def test_batch_mixes_pngs_and_multipage_pdfs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bench_throughput_prints_every_figure(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
-    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "throughput", "--pages", "2",
-                           "--big-pages", "0", "--keep", str(tmp_path / "bench")],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = cli("bench", "throughput", "--pages", "2", "--big-pages", "0", "--keep",
+               str(tmp_path / "bench"), timeout=300)
     assert proc.returncode == 0, proc.stderr
     for figure in ("floor  tesseract CLI", "inbox-ocr corrector off", "inbox-ocr corrector on",
                    "latency, one page", "ocrmypdf"):
