@@ -17,6 +17,7 @@ into it with a fixed seed, runs the configured corrector and prints:
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -146,6 +147,8 @@ def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Pa
                   corrector: bool) -> str:
     """Score each engine setting on the dataset; returns the printed report (markdown table)."""
     truths = list(read_sroie(dataset, limit))
+    # As in the daemon's OCR workers: OpenMP threads only slow Tesseract on small images.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     base = load_settings(config, {}, check_paths=False)
     limits = SplitLimits(int(base.limits.max_file_mb * 2**20), base.limits.max_pages,
                          int(base.limits.max_page_megapixels * 1e6))

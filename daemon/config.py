@@ -32,6 +32,7 @@ LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 JournalMode = Literal["auto", "on", "off"]
 EngineName = Literal["tesseract", "rapidocr", "aspose"]
+WordBreaks = Literal["tesseract", "positions"]
 
 
 def _opt(default: Any, *, minimum: float | None = None, maximum: float | None = None) -> Any:
@@ -88,6 +89,7 @@ class OcrSettings:
     deskew: bool = False
     denoise: bool = False
     aspose_license: str = ""
+    rapidocr_word_breaks: WordBreaks = "tesseract"
 
     def worker_count(self) -> int:
         """``workers = 0`` means one per CPU core available to this process."""

@@ -7,12 +7,22 @@ two characters is wider than ``SPACE_GAP`` character widths; ``assemble`` groups
 rows by vertical overlap, orders them left to right, and keeps wide gaps between regions as
 runs of spaces (as Tesseract does with ``preserve_interword_spaces``), so columns stay apart.
 
+Character positions are coarse (one recogniser frame is several characters' worth of pixels),
+so gaps alone miss many breaks (``TAXINVOICE``, ``GSTSummary``). ``assemble`` therefore takes
+an optional second reading of each region, from an engine that places spaces well (Tesseract
+reading the region's crop as one line), and ``rebreak`` moves the word breaks to where that
+reading has them, wherever the two readings agree on the characters around the break. The
+characters themselves always stay the first engine's.
+
 Pure functions: no engine, no I/O.
 """
 
 from __future__ import annotations
 
+import difflib
 import statistics
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # A gap wider than this many median character widths separates two words.
@@ -58,6 +68,16 @@ def char_width(glyphs: tuple[Glyph, ...] | list[Glyph]) -> float:
 
 
 def words_in_region(region: Region, width: float | None = None) -> list[LaidWord]:
+    """The region's words (see ``pieces_in_region``)."""
+    return [_laid(piece) for piece in pieces_in_region(region, width)]
+
+
+def _laid(piece: list[Glyph]) -> LaidWord:
+    return LaidWord("".join(g.text for g in piece), piece[0].x0, piece[-1].x1,
+                    sum(g.confidence for g in piece) / len(piece))
+
+
+def pieces_in_region(region: Region, width: float | None = None) -> list[list[Glyph]]:
     """Split a region's glyphs into words at read spaces and at wide gaps.
 
     A gap wider than ``SPACE_GAP`` widths separates words, except that a single letter is split
@@ -88,8 +108,56 @@ def words_in_region(region: Region, width: float | None = None) -> list[LaidWord
             merged[-1] = merged[-1] + piece
         else:
             merged.append(piece)
-    return [LaidWord("".join(g.text for g in piece), piece[0].x0, piece[-1].x1,
-                     sum(g.confidence for g in piece) / len(piece)) for piece in merged if piece]
+    return [piece for piece in merged if piece]
+
+
+def _key(text: str) -> str:
+    """A character as the alignment compares it: case and width folded (U+FF08 is ``(``)."""
+    return unicodedata.normalize("NFKC", text).lower()[:1] or text
+
+
+def rebreak(pieces: list[list[Glyph]], reference: str) -> list[list[Glyph]]:
+    """Re-split ``pieces`` (one region's words) at the word breaks of ``reference``.
+
+    ``reference`` is another reading of the same region. Its characters are aligned with the
+    glyphs' (ignoring spaces, case and width); inside each run where the two agree, a break
+    exists exactly where ``reference`` has a space. Outside those runs (characters the readings
+    disagree on, and their edges), the pieces' own breaks stay. Only breaks move: the glyphs,
+    their order and their confidences are unchanged.
+    """
+    glyphs = [g for piece in pieces for g in piece]
+    if not glyphs:
+        return pieces
+    own: set[int] = set()
+    count = 0
+    for piece in pieces[:-1]:
+        count += len(piece)
+        own.add(count)
+    chars: list[str] = []
+    theirs: set[int] = set()
+    for ch in reference:
+        if ch.isspace():
+            if chars:
+                theirs.add(len(chars))
+        else:
+            chars.append(_key(ch))
+    mine = [_key(g.text) for g in glyphs]
+    matcher = difflib.SequenceMatcher(None, mine, chars, autojunk=False)
+    agreed: set[int] = set()  # glyph positions strictly inside a run both readings share
+    moved: set[int] = set()
+    for a, b, size in matcher.get_matching_blocks():
+        for offset in range(1, size):
+            agreed.add(a + offset)
+            if b + offset in theirs:
+                moved.add(a + offset)
+    breaks = sorted(moved | (own - agreed))
+    out: list[list[Glyph]] = []
+    start = 0
+    for end in [*breaks, len(glyphs)]:
+        if end > start:
+            out.append(glyphs[start:end])
+            start = end
+    return out
 
 
 def _lone_letter(glyphs: list[Glyph]) -> bool:
@@ -114,8 +182,13 @@ def rows(regions: list[Region]) -> list[list[Region]]:
     return [sorted(row, key=lambda r: r.x0) for row in out]
 
 
-def assemble(regions: list[Region]) -> tuple[str, list[LaidWord]]:
-    """The page's text (one row per line) and its words in reading order."""
+def assemble(regions: list[Region],
+             reread: Callable[[Region], str | None] | None = None) -> tuple[str, list[LaidWord]]:
+    """The page's text (one row per line) and its words in reading order.
+
+    ``reread(region)``, when given, returns a second reading of the region whose word breaks
+    replace the gap-based ones (``rebreak``), or None to keep those.
+    """
     all_glyphs = [g for r in regions for g in r.glyphs]
     pitch = char_width(all_glyphs)
     lines: list[str] = []
@@ -124,8 +197,12 @@ def assemble(regions: list[Region]) -> tuple[str, list[LaidWord]]:
         parts: list[str] = []
         previous_end: float | None = None
         for region in row:
-            region_words = words_in_region(region, char_width(region.glyphs) if region.glyphs
-                                           else pitch)
+            pieces = pieces_in_region(region, char_width(region.glyphs) if region.glyphs
+                                      else pitch)
+            reference = reread(region) if reread and pieces else None
+            if reference is not None:
+                pieces = rebreak(pieces, reference)
+            region_words = [_laid(piece) for piece in pieces]
             if not region_words:
                 continue
             if previous_end is not None:

@@ -38,8 +38,9 @@ def invoice() -> Image.Image:
     return render_page(INVOICE)
 
 
-def engine_for(name: str) -> Iterator[OcrEngine]:
-    engine = engine_factory(OcrSettings(engine=name), workers=1)()  # type: ignore[arg-type]
+def engine_for(name: str, **settings: str) -> Iterator[OcrEngine]:
+    engine = engine_factory(OcrSettings(engine=name, **settings),  # type: ignore[arg-type]
+                            workers=1)()
     yield engine
     engine.close()
 
@@ -73,6 +74,37 @@ def test_engine_reads_the_generated_invoice_key_lines_exactly(
     assert not result.evaluation_truncated
     assert result.words and all(
         w.confidence is not None and 0 <= w.confidence <= 100 for w in result.words)
+
+
+# Lines whose spaces RapidOCR's recogniser drops at this size ("TAXINVOICE(COSWAY)",
+# "PLEASECO MEAGAIN", "TOTALRM25.50" with word breaks from character positions alone).
+TIGHT_LINES = ["TAX INVOICE (COSWAY)", "GST SUMMARY AMT(RM) TAX(RM)",
+               "THANK YOU FOR YOUR PATRONAGE", "TOTAL SALES INCLUSIVE GST @6%",
+               "PLEASE COME AGAIN", "ACME SUPPLIES LTD", "TOTAL RM 25.50"]
+
+
+def test_rapidocr_takes_word_breaks_from_tesseract_reading_each_line(rapid: OcrEngine) -> None:
+    page = render_page(TIGHT_LINES, font_size=28)
+    assert normalised_lines(rapid.recognize(page).text) == TIGHT_LINES
+    assert "word breaks: tesseract" in rapid.version
+    positions = next(engine_for("rapidocr", rapidocr_word_breaks="positions"))
+    try:
+        by_positions = normalised_lines(positions.recognize(page).text)
+    finally:
+        positions.close()
+    # the same characters, fewer breaks: what the Tesseract re-reading is for
+    assert [line.replace(" ", "") for line in by_positions] == [
+        line.replace(" ", "") for line in TIGHT_LINES]
+    assert sum(a == b for a, b in zip(by_positions, TIGHT_LINES, strict=True)) <= 3
+
+
+def test_rapidocr_word_breaks_need_the_tesseract_languages() -> None:
+    settings = OcrSettings(engine="rapidocr", languages="xxx")
+    with pytest.raises(ConfigError) as info:
+        engine_factory(settings)
+    assert info.value.key == "ocr.languages"
+    engine_factory(OcrSettings(engine="rapidocr", languages="xxx",
+                               rapidocr_word_breaks="positions"))  # not needed without
 
 
 def test_rapidocr_restores_spaces_between_words(rapid: OcrEngine) -> None:

@@ -1,8 +1,9 @@
-"""Lines and words from text boxes (RapidOCR's character positions), on hand-made boxes."""
+"""Lines and words from text boxes (RapidOCR's character positions), on hand-made boxes, and
+word breaks moved to where a second reading of the line (Tesseract's) puts them."""
 
 from __future__ import annotations
 
-from daemon.layout import Glyph, Region, assemble, rows, words_in_region
+from daemon.layout import Glyph, Region, assemble, pieces_in_region, rebreak, rows, words_in_region
 
 
 def region(text: str, x: float, y: float, gaps: dict[int, float] | None = None,
@@ -49,3 +50,45 @@ def test_regions_on_one_row_join_left_to_right_with_column_spacing() -> None:
 
 def test_empty_page() -> None:
     assert assemble([]) == ("", [])
+
+
+def texts(pieces: list[list[Glyph]]) -> list[str]:
+    return ["".join(g.text for g in piece) for piece in pieces]
+
+
+def test_rebreak_takes_the_reference_breaks_where_both_read_the_same() -> None:
+    pieces = pieces_in_region(region("TAXINVOICE(COSWAY)", 0, 0))
+    assert texts(pieces) == ["TAXINVOICE(COSWAY)"]
+    assert texts(rebreak(pieces, "TAX INVOICE (COSWAY)")) == ["TAX", "INVOICE", "(COSWAY)"]
+
+
+def test_rebreak_removes_a_gap_break_inside_an_agreed_word() -> None:
+    pieces = pieces_in_region(region("GSTSummary", 0, 0, {6: 8.0}))
+    assert texts(pieces) == ["GSTSum", "mary"]
+    assert texts(rebreak(pieces, "gst summary")) == ["GST", "Summary"]  # case is ignored
+
+
+def test_rebreak_keeps_its_own_characters_and_breaks_where_the_readings_differ() -> None:
+    pieces = pieces_in_region(region("RH 60.31", 0, 0))
+    out = rebreak(pieces, "RM 6031")  # the reference misreads both words
+    assert texts(out) == ["RH", "60.31"]
+    assert all(g.confidence == 0.9 for piece in out for g in piece)
+    assert texts(rebreak(pieces, "")) == ["RH", "60.31"]
+    # full-width punctuation from the recogniser aligns with its ASCII reading
+    assert texts(rebreak(pieces_in_region(region("Item（s）Qty", 0, 0)), "Item(s) Qty")) == [
+        "Item（s）", "Qty"]
+
+
+def test_assemble_rereads_each_region_for_its_breaks() -> None:
+    seen: list[str] = []
+
+    def reread(r: Region) -> str | None:
+        text = "".join(g.text for g in r.glyphs)
+        seen.append(text)
+        return {"THANKYOU": "THANK YOU"}.get(text)  # None: keep the gap-based breaks
+
+    text, words = assemble([region("THANKYOU", 0, 0), region("COMEAGAIN", 0, 40)], reread)
+    assert text.splitlines() == ["THANK YOU", "COMEAGAIN"]
+    assert [w.text for w in words] == ["THANK", "YOU", "COMEAGAIN"]
+    assert words[0].x1 <= words[1].x0  # each word keeps its own glyphs' extent
+    assert seen == ["THANKYOU", "COMEAGAIN"]
