@@ -98,6 +98,12 @@ def test_rapidocr_takes_word_breaks_from_tesseract_reading_each_line(rapid: OcrE
     assert sum(a == b for a, b in zip(by_positions, TIGHT_LINES, strict=True)) <= 3
 
 
+def test_rapidocr_reads_a_single_line_strip(rapid: OcrEngine) -> None:
+    strip = render_page(["TOTAL RM 25.50"], size=(1400, 240), font_size=40)
+    strip = strip.crop((100, 130, 1400, 210))  # 1300 x 80: wider than RapidOCR's 8:1 limit
+    assert normalised_lines(rapid.recognize(strip).text)[0].replace(" ", "") == "TOTALRM25.50"
+
+
 def test_rapidocr_word_breaks_need_the_tesseract_languages() -> None:
     settings = OcrSettings(engine="rapidocr", languages="xxx")
     with pytest.raises(ConfigError) as info:
