@@ -5,13 +5,15 @@ Written only with ``[fields] csv = true``. The row is built by pure functions (`
 one write (``O_EXCL``), later rows are appended each with a single ``write`` on an ``O_APPEND``
 descriptor and fsynced, so a reader never sees half a row from this writer (the outbox stage is
 the only one). Raises OutboxUnavailable when the disk refuses. The ``.json`` stays the
-reference: after a crash between the ``.json`` and this append a row can be missing.
+reference: after a crash between the ``.json`` and this append, start-up recovery calls
+``restore_row``, which appends the row from the ``.json`` unless the file already has it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,3 +80,27 @@ def append_row(path: Path, row: list[str]) -> None:
             os.close(fd)
     except OSError as exc:
         raise OutboxUnavailable(f"cannot append to {path}: {exc.strerror or exc}") from exc
+
+
+def restore_row(path: Path, result: Path) -> bool:
+    """Append the row of the outbox result ``result`` (a ``.json``) to the CSV at ``path``
+    unless a row for that document is there already. Returns True when it appended one.
+
+    For start-up recovery (a crash after the result's commit, before or after its row).
+    Raises OutboxUnavailable when either file cannot be read or the CSV cannot be written.
+    """
+    stem = result.stem
+    try:
+        data = json.loads(result.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8", newline="") as existing:
+            if any(row and row[0] == _text(stem) for row in csv.reader(existing)):
+                return False
+    except FileNotFoundError as exc:
+        if exc.filename != str(path):
+            raise OutboxUnavailable(f"cannot read {result}: {exc.strerror}") from exc
+    except (OSError, ValueError) as exc:
+        raise OutboxUnavailable(f"cannot restore the {path.name} row of {stem}: {exc}") from exc
+    source = data.get("source", {})
+    append_row(path, csv_row(stem, str(source.get("name", "")), str(source.get("sha256", "")),
+                             data.get("fields") or {}))
+    return True

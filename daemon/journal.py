@@ -97,6 +97,7 @@ class Recovery:
     rolled_back: int = 0  # committing/processing rows redone from the inbox
     archived: int = 0  # committed rows whose input was still in the inbox
     orphans_removed: int = 0  # partial outbox files removed
+    rows_restored: int = 0  # fields.csv rows appended from committed results
 
 
 class Journal:
@@ -238,13 +239,17 @@ class Journal:
     # -- crash recovery ----------------------------------------------------------------------
 
     def recover(self, outbox: Path, inbox_file: Callable[[str, str], Path | None],
-                archive: Callable[[Path], Path]) -> Recovery:
+                archive: Callable[[Path], Path],
+                committed: Callable[[str], bool] | None = None) -> Recovery:
         """Finish or roll back what a crash interrupted. Runs once at start-up, before intake.
 
         ``inbox_file(name, sha256)``: the input's path if it is still in the inbox with that
         content, else None. ``archive(path)``: move an input to the archive, return its new path.
+        ``committed(stem)``: called for each result committed but not yet done, before its
+        input is archived, to finish what follows the commit (the ``fields.csv`` row); returns
+        True when it had something to do.
         """
-        completed = rolled_back = archived = orphans = 0
+        completed = rolled_back = archived = orphans = restored = 0
         for row in self.rows(COMMITTING) + self.rows(PROCESSING):
             if row.state == COMMITTING and row.outbox_stem and _result_matches(
                     outbox / f"{row.outbox_stem}.json", row.sha256):
@@ -266,13 +271,15 @@ class Journal:
             if inbox_file(row.name, row.sha256) is None:
                 self._set(row.id, state=GONE)
         for row in self.rows(COMMITTED):
+            if committed and row.outbox_stem:
+                restored += committed(row.outbox_stem)
             path = inbox_file(row.name, row.sha256)
             if path is None:
                 self.mark_done(row.id, "")
                 continue
             self.mark_done(row.id, archive(path).name)
             archived += 1
-        return Recovery(completed, rolled_back, archived, orphans)
+        return Recovery(completed, rolled_back, archived, orphans, restored)
 
 
 _COLUMNS = "id, sha256, name, size, state, attempts, outbox_stem, archived_as, reason"

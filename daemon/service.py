@@ -23,7 +23,8 @@ from typing import Any
 from daemon import audit, reload
 from daemon.config import Settings
 from daemon.corrector import make_corrector
-from daemon.errors import ConfigError, ExitCode, StartupError
+from daemon.errors import ConfigError, ExitCode, StartupError, TransientError
+from daemon.fieldcsv import CSV_NAME, restore_row
 from daemon.intake import Intake
 from daemon.journal import Journal
 from daemon.notify import Notifier
@@ -74,7 +75,15 @@ def recover(settings: Settings, journal: Journal) -> None:
         except OSError:
             return None
 
-    done = journal.recover(paths.outbox, inbox_file, outbox.archive_input)
+    def restore_csv_row(stem: str) -> bool:
+        try:
+            return restore_row(paths.outbox / CSV_NAME, paths.outbox / f"{stem}.json")
+        except TransientError as exc:  # the .json holds the fields; the CSV is a copy
+            log.warning(audit.INTERNAL_ERROR, stage="fields_csv", error=str(exc))
+            return False
+
+    done = journal.recover(paths.outbox, inbox_file, outbox.archive_input,
+                           restore_csv_row if settings.fields.csv else None)
     if any(dataclasses.astuple(done)):
         log.warning(audit.JOURNAL_RECOVERED, **dataclasses.asdict(done))
 

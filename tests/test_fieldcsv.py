@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
 
 from daemon.errors import OutboxUnavailable
-from daemon.fieldcsv import append_row, csv_header, csv_row
+from daemon.fieldcsv import append_row, csv_header, csv_row, restore_row
 from daemon.fields import FIELD_NAMES
 
 
@@ -34,6 +35,25 @@ def test_unwritable_csv_is_a_transient_outbox_error(tmp_path: Path) -> None:
     (tmp_path / "fields.csv").mkdir()
     with pytest.raises(OutboxUnavailable):
         append_row(tmp_path / "fields.csv", csv_row("a", "a.pdf", "00", {}))
+
+
+def test_restore_row_appends_a_missing_row_once_from_the_result(tmp_path: Path) -> None:
+    path = tmp_path / "fields.csv"
+    result = tmp_path / "-b.json"  # a name a spreadsheet would take for a formula
+    result.write_text(json.dumps({"source": {"name": "b.png", "sha256": "cd" * 32},
+                                  "fields": {"total": {"value": "9.90", "valid": True}}}))
+    append_row(path, csv_row("a", "a.pdf", "ab" * 32, {}))
+    assert restore_row(path, result) is True
+    assert restore_row(path, result) is False  # already there: never twice
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert [row[0] for row in rows[1:]] == ["a", "'-b"]
+    restored = dict(zip(rows[0], rows[2], strict=True))
+    assert (restored["source"], restored["total"], restored["total_valid"]) == (
+        "b.png", "9.90", "true")
+    assert restore_row(tmp_path / "new.csv", result) is True  # no CSV yet: created, header first
+    with pytest.raises(OutboxUnavailable):
+        restore_row(path, tmp_path / "gone.json")
 
 
 def test_fields_config_section(tmp_path: Path) -> None:

@@ -104,6 +104,28 @@ def test_crash_after_the_archive_move_just_marks_done(f: Folders) -> None:
     assert f.journal.get(row.id).state == j.DONE  # type: ignore[union-attr]
 
 
+def test_committed_results_get_the_after_commit_hook_before_archiving(f: Folders) -> None:
+    (f.inbox / "a.png").write_text("aaa")
+    row = f.journal.start("aaa", "a.png", 3)
+    f.journal.begin_commit(row.id, "a")
+    f.result("a", "aaa")  # committing, results complete: completed, then the hook
+    other = f.journal.start("bbb", "b.png", 3)
+    f.journal.begin_commit(other.id, "b")
+    f.result("b", "bbb")
+    f.journal.mark_committed(other.id)  # committed, input already archived
+    (f.archive / "b.png").write_text("bbb")
+    seen: list[tuple[str, bool]] = []
+
+    def hook(stem: str) -> bool:
+        seen.append((stem, (f.inbox / f"{stem}.png").exists()))
+        return stem == "a"
+
+    recovery = f.journal.recover(f.outbox, f.inbox_file, f.archive_it, hook)
+    assert recovery == j.Recovery(completed=1, archived=1, rows_restored=1)
+    assert sorted(seen) == [("a", True), ("b", False)]  # "a" still in the inbox when called
+    assert f.journal.get(row.id).state == f.journal.get(other.id).state == j.DONE  # type: ignore[union-attr]
+
+
 def test_a_json_of_another_content_is_never_taken_for_ours(f: Folders) -> None:
     (f.inbox / "a.png").write_text("aaa")
     row = f.journal.start("aaa", "a.png", 3)
