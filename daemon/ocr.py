@@ -199,8 +199,13 @@ def engine_factory(settings: OcrSettings, max_pixels: int = DEFAULT_MAX_PIXELS,
         threads = max(1, cores // (workers or settings.worker_count()))
         reader = None
         if settings.rapidocr_word_breaks == "tesseract":
-            reader = functools.partial(TesseractLineReader, tesseract_languages(settings),
-                                       settings.languages)
+            try:
+                tessdata = tesseract_languages(settings)
+            except ConfigError as exc:
+                raise ConfigError(exc.key, f"{exc.message} (needed for "
+                                  "ocr.rapidocr_word_breaks = 'tesseract'; 'positions' "
+                                  "works without Tesseract)") from exc
+            reader = functools.partial(TesseractLineReader, tessdata, settings.languages)
         inner = functools.partial(RapidOcrEngine, threads, reader)
     elif settings.engine == "aspose":
         from daemon.engine_aspose import AsposeEngine, apply_license

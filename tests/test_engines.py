@@ -109,6 +109,7 @@ def test_rapidocr_word_breaks_need_the_tesseract_languages() -> None:
     with pytest.raises(ConfigError) as info:
         engine_factory(settings)
     assert info.value.key == "ocr.languages"
+    assert "rapidocr_word_breaks" in info.value.message  # and how to do without
     engine_factory(OcrSettings(engine="rapidocr", languages="xxx",
                                rapidocr_word_breaks="positions"))  # not needed without
 
