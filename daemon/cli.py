@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -150,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench" and args.bench == "throughput":
             ocr = load_settings(Path(args.config) if args.config else None,
                                 check_paths=False).ocr
-            bench_throughput(args.pages, args.workers or ocr.worker_count(), ocr.dpi, ocr.psm,
+            tesseract = dataclasses.replace(ocr, engine="tesseract")  # the engine it pins
+            bench_throughput(args.pages, args.workers or tesseract.worker_count(), ocr.dpi, ocr.psm,
                              ocr.languages, args.big_pages, args.keep)
             return ExitCode.OK
         if args.command == "bench" and args.bench == "fields":

@@ -159,3 +159,14 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     bad.write_text(PATHS + "[watch]\nmode = 'never'\n")
     assert main(["check-config", "--config", str(bad)]) == ExitCode.BAD_CONFIG
     assert "watch.mode" in capsys.readouterr().err
+
+
+def test_automatic_worker_count_depends_on_the_engine() -> None:
+    import os
+
+    from daemon.config import OcrSettings
+
+    cores = len(os.sched_getaffinity(0))
+    assert OcrSettings(engine="tesseract").worker_count() == cores
+    assert OcrSettings(engine="rapidocr").worker_count() == 1  # ONNX Runtime uses every core
+    assert OcrSettings(engine="rapidocr", workers=3).worker_count() == 3
