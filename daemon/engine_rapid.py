@@ -96,9 +96,10 @@ def line_crop(page: Image.Image, region: Region) -> Image.Image:
     """The region's box plus a small margin, scaled so its text is ``LINE_HEIGHT`` px high."""
     height = max(1.0, region.y1 - region.y0)
     margin = LINE_MARGIN * height
-    box = (max(0, round(region.x0 - margin)), max(0, round(region.y0 - margin)),
-           min(page.width, round(region.x1 + margin)), min(page.height, round(region.y1 + margin)))
-    crop = page.crop(box)
+    left, top = max(0, round(region.x0 - margin)), max(0, round(region.y0 - margin))
+    right = max(left + 1, min(page.width, round(region.x1 + margin)))  # never an empty box
+    bottom = max(top + 1, min(page.height, round(region.y1 + margin)))
+    crop = page.crop((left, top, right, bottom))
     scale = LINE_HEIGHT / height
     size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
     return crop.resize(size, Image.Resampling.BICUBIC)

@@ -104,6 +104,16 @@ def test_rapidocr_reads_a_single_line_strip(rapid: OcrEngine) -> None:
     assert normalised_lines(rapid.recognize(strip).text)[0].replace(" ", "") == "TOTALRM25.50"
 
 
+def test_line_crop_of_a_degenerate_box_is_a_small_image_not_an_error() -> None:
+    from daemon.engine_rapid import LINE_HEIGHT, line_crop
+    from daemon.layout import Region
+
+    page = Image.new("L", (100, 50), 255)
+    line = line_crop(page, Region(10, 10, 60, 26, ()))
+    assert LINE_HEIGHT < line.height <= 1.15 * LINE_HEIGHT  # the box at 32 px, plus its margin
+    assert line_crop(page, Region(120, 60, 130, 70, ())).size >= (1, 1)  # outside the page
+
+
 def test_rapidocr_word_breaks_need_the_tesseract_languages() -> None:
     settings = OcrSettings(engine="rapidocr", languages="xxx")
     with pytest.raises(ConfigError) as info:
