@@ -2,7 +2,7 @@
 
 Detector/recogniser engines such as RapidOCR return one box per text region with the
 characters' positions inside it, and often drop the spaces between words (``27,JALANDEDAP13``).
-``words_in_region`` puts a word break where the recogniser read a space or where the gap between
+``pieces_in_region`` puts a word break where the recogniser read a space or where the gap between
 two characters is wider than ``SPACE_GAP`` character widths; ``assemble`` groups regions into
 rows by vertical overlap, orders them left to right, and keeps wide gaps between regions as
 runs of spaces (as Tesseract does with ``preserve_interword_spaces``), so columns stay apart.
@@ -65,11 +65,6 @@ class LaidWord:
 def char_width(glyphs: tuple[Glyph, ...] | list[Glyph]) -> float:
     widths = [(g.x1 - g.x0) / max(1, len(g.text)) for g in glyphs if g.text.strip()]
     return statistics.median(widths) if widths else 1.0
-
-
-def words_in_region(region: Region, width: float | None = None) -> list[LaidWord]:
-    """The region's words (see ``pieces_in_region``)."""
-    return [_laid(piece) for piece in pieces_in_region(region, width)]
 
 
 def _laid(piece: list[Glyph]) -> LaidWord:

@@ -84,6 +84,18 @@ def find_tessdata(configured: str) -> Path:
     raise ConfigError(key, "no tessdata folder found; install tesseract-ocr-eng or set ocr.tessdata")
 
 
+def load_tesseract(tessdata: Path, languages: str, psm: int) -> tuple[Any, str]:
+    """A loaded tesserocr API for ``languages`` and page segmentation mode ``psm``, and
+    Tesseract's version. Raises StartupError when the languages cannot be loaded."""
+    import tesserocr
+
+    try:
+        api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=languages, psm=psm)
+    except RuntimeError as exc:
+        raise StartupError(f"tesseract cannot load languages {languages!r}: {exc}") from exc
+    return api, tesserocr.tesseract_version().split()[1]
+
+
 class TesseractEngine:
     """Tesseract through tesserocr: the engine stays loaded between pages (no process per page).
 
@@ -93,15 +105,7 @@ class TesseractEngine:
     name = "tesseract"
 
     def __init__(self, tessdata: Path, languages: str, psm: int) -> None:
-        import tesserocr
-
-        self.version = tesserocr.tesseract_version().split()[1]
-        try:
-            self._api = tesserocr.PyTessBaseAPI(
-                path=str(tessdata) + os.sep, lang=languages, psm=psm
-            )
-        except RuntimeError as exc:
-            raise StartupError(f"tesseract cannot load languages {languages!r}: {exc}") from exc
+        self._api, self.version = load_tesseract(tessdata, languages, psm)
         # Keep word spacing as printed: invoices align columns with runs of spaces.
         self._api.SetVariable("preserve_interword_spaces", "1")
 
@@ -139,12 +143,7 @@ class TesseractLineReader:
     def __init__(self, tessdata: Path, languages: str) -> None:
         import tesserocr
 
-        self.version = tesserocr.tesseract_version().split()[1]
-        try:
-            self._api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=languages,
-                                                psm=tesserocr.PSM.SINGLE_LINE)
-        except RuntimeError as exc:
-            raise StartupError(f"tesseract cannot load languages {languages!r}: {exc}") from exc
+        self._api, self.version = load_tesseract(tessdata, languages, tesserocr.PSM.SINGLE_LINE)
 
     def read(self, line: Image.Image) -> str | None:
         """The line's text, or None when Tesseract fails on it (the caller keeps its own)."""

@@ -3,7 +3,7 @@ word breaks moved to where a second reading of the line (Tesseract's) puts them.
 
 from __future__ import annotations
 
-from daemon.layout import Glyph, Region, assemble, pieces_in_region, rebreak, rows, words_in_region
+from daemon.layout import Glyph, Region, assemble, pieces_in_region, rebreak, rows
 
 
 def region(text: str, x: float, y: float, gaps: dict[int, float] | None = None,
@@ -17,19 +17,22 @@ def region(text: str, x: float, y: float, gaps: dict[int, float] | None = None,
     return Region(glyphs[0].x0, y, glyphs[-1].x1, y + height, tuple(glyphs))
 
 
+def texts(pieces: list[list[Glyph]]) -> list[str]:
+    return ["".join(g.text for g in piece) for piece in pieces]
+
+
 def test_wide_gaps_become_word_breaks() -> None:
     # "27,JALANDEDAP13" as read, with the printed gaps before D and 1
-    laid = words_in_region(region("27,JALANDEDAP13", 0, 0, {8: 12.0, 13: 9.0}))
-    assert [w.text for w in laid] == ["27,JALAN", "DEDAP", "13"]
+    pieces = pieces_in_region(region("27,JALANDEDAP13", 0, 0, {8: 12.0, 13: 9.0}))
+    assert texts(pieces) == ["27,JALAN", "DEDAP", "13"]
 
 
 def test_narrow_gaps_inside_a_word_are_kept_together() -> None:
-    laid = words_in_region(region("JALAN", 0, 0, {3: 3.0}))
-    assert [w.text for w in laid] == ["JALAN"]
+    assert texts(pieces_in_region(region("JALAN", 0, 0, {3: 3.0}))) == ["JALAN"]
 
 
 def test_read_spaces_break_words_and_confidence_is_averaged() -> None:
-    laid = words_in_region(region("TAMAN JAYA", 0, 0))
+    _text, laid = assemble([region("TAMAN JAYA", 0, 0)])
     assert [w.text for w in laid] == ["TAMAN", "JAYA"]
     assert laid[0].confidence == 0.9
 
@@ -50,10 +53,6 @@ def test_regions_on_one_row_join_left_to_right_with_column_spacing() -> None:
 
 def test_empty_page() -> None:
     assert assemble([]) == ("", [])
-
-
-def texts(pieces: list[list[Glyph]]) -> list[str]:
-    return ["".join(g.text for g in piece) for piece in pieces]
 
 
 def test_rebreak_takes_the_reference_breaks_where_both_read_the_same() -> None:
