@@ -92,12 +92,10 @@ def restore_row(path: Path, result: Path) -> bool:
     stem = result.stem
     try:
         data = json.loads(result.read_text(encoding="utf-8"))
-        with path.open(encoding="utf-8", newline="") as existing:
-            if any(row and row[0] == _text(stem) for row in csv.reader(existing)):
-                return False
-    except FileNotFoundError as exc:
-        if exc.filename != str(path):
-            raise OutboxUnavailable(f"cannot read {result}: {exc.strerror}") from exc
+        if path.exists():
+            with path.open(encoding="utf-8", newline="") as existing:
+                if any(row and row[0] == _text(stem) for row in csv.reader(existing)):
+                    return False
     except (OSError, ValueError) as exc:
         raise OutboxUnavailable(f"cannot restore the {path.name} row of {stem}: {exc}") from exc
     source = data.get("source", {})
