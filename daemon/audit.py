@@ -48,11 +48,13 @@ WATCHDOG_STALLED = "watchdog.stalled"
 WATCHDOG_RECOVERED = "watchdog.recovered"
 METRICS_STARTED = "metrics.started"
 MODEL_LOADED = "model.loaded"
+# The model process (daemon.model_process): died/hung/failed to start; too many: degraded.
+MODEL_CRASHED = "model.crashed"
+MODEL_DEGRADED = "model.degraded"
 CORRECTION_FAILED = "correction.failed"
 INTERNAL_ERROR = "internal.error"
 JOURNAL_RECOVERED = "journal.recovered"
 OCR_WORKER_REPLACED = "ocr.worker_replaced"
-CORRECTION_TIMEOUT = "correction.timeout"
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}

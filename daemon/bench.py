@@ -25,7 +25,7 @@ from pathlib import Path
 
 from daemon.config import LlmSettings, Settings, load_settings
 from daemon.confusion import is_well_formed_value
-from daemon.corrector import LlmCorrector
+from daemon.model_process import SupervisedCorrector
 from daemon.ocr import engine_factory
 from daemon.quality import FIELDS, Totals, read_sroie, score_page
 from daemon.split import SplitLimits, open_pages
@@ -77,7 +77,7 @@ def inject(line: str, rng: random.Random, rate: float) -> Noisy:
 def bench_correct(dataset: Path, limit: int, rate: float, seed: int, settings: LlmSettings) -> str:
     rng = random.Random(seed)
     corpus = [inject(line, rng, rate) for line in read_sroie_lines(dataset, limit)]
-    corrector = LlmCorrector(settings)
+    corrector = SupervisedCorrector(settings)
     t0 = time.perf_counter()
     corrector.load()
     load_s = time.perf_counter() - t0
@@ -90,7 +90,7 @@ def bench_correct(dataset: Path, limit: int, rate: float, seed: int, settings: L
     fixed = injected = clean_total = clean_changed = numeric_changed = 0
     t0 = time.perf_counter()
     for sample in corpus:
-        out, _ = corrector.correct(1, " ".join(sample.noisy))
+        out = corrector.correct(1, " ".join(sample.noisy)).text
         tokens = out.split(" ")
         if len(tokens) != len(sample.clean):
             tokens = (tokens + [""] * len(sample.clean))[: len(sample.clean)]
@@ -152,9 +152,9 @@ def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Pa
     base = load_settings(config, {}, check_paths=False)
     limits = SplitLimits(int(base.limits.max_file_mb * 2**20), base.limits.max_pages,
                          int(base.limits.max_page_megapixels * 1e6))
-    llm: LlmCorrector | None = None
+    llm: SupervisedCorrector | None = None
     if corrector:
-        llm = LlmCorrector(base.llm)
+        llm = SupervisedCorrector(base.llm)
         llm.load()
     rows: list[QualityRow] = []
     try:
@@ -172,10 +172,10 @@ def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Pa
                     row.raw.add(score_page(truth, text), time.perf_counter() - t0)
                     if llm and row.corrected is not None:
                         t0 = time.perf_counter()
-                        fixed, changes = llm.correct(1, text)
+                        corrected = llm.correct(1, text)
                         row.correct_seconds += time.perf_counter() - t0
-                        row.corrections += len(changes)
-                        row.corrected.add(score_page(truth, fixed))
+                        row.corrections += len(corrected.corrections)
+                        row.corrected.add(score_page(truth, corrected.text))
             finally:
                 engine.close()
             rows.append(row)

@@ -18,9 +18,9 @@ from pathlib import Path
 from daemon import __version__, audit, fieldbench, journald, status
 from daemon.bench import bench_correct, bench_quality
 from daemon.config import ENV_CONFIG_FILE, Settings, load_settings
-from daemon.corrector import make_corrector
 from daemon.errors import ConfigError, ExitCode, InboxOcrError
 from daemon.journal import Journal
+from daemon.model_process import make_corrector
 from daemon.ocr import engine_factory
 from daemon.outbox import quarantined, release
 from daemon.service import Service
@@ -264,14 +264,17 @@ def cmd_correct(config: Path | None, report: bool) -> int:
     corrector = make_corrector(settings.llm)
     corrector.load()
     try:
-        text, corrections = corrector.correct(1, sys.stdin.read())
+        result = corrector.correct(1, sys.stdin.read())
     finally:
         corrector.close()
-    sys.stdout.write(text)
+    sys.stdout.write(result.text)
     if report:
-        for c in corrections:
+        for c in result.corrections:
             print(f"line {c.line}: {c.before!r} -> {c.after!r} (margin {c.margin}, {c.reason})",
                   file=sys.stderr)
+    if result.warning is not None:  # the text went out as read: say so, and fail
+        print(f"inbox-ocr: {result.warning}: {result.detail}", file=sys.stderr)
+        return ExitCode.FAILED
     return ExitCode.OK
 
 
@@ -282,7 +285,7 @@ def cmd_ocr(files: list[Path], config: Path | None) -> int:
     limits = SplitLimits(int(settings.limits.max_file_mb * 1024 * 1024), settings.limits.max_pages,
                          int(settings.limits.max_page_megapixels * 1e6))
     engine = engine_factory(settings.ocr, limits.max_page_pixels, workers=1)()
-    corrector = make_corrector(settings.llm)
+    corrector = make_corrector(settings)
     corrector.load()
     status = ExitCode.OK
     try:
@@ -291,10 +294,13 @@ def cmd_ocr(files: list[Path], config: Path | None) -> int:
                 _count, pages = open_pages(path, settings.ocr.dpi, limits)
                 for number, image, _dpi in pages:
                     raw = engine.recognize(image).text
-                    corrected, corrections = corrector.correct(number, raw)
+                    result = corrector.correct(number, raw)
                     print(f"==> {path} page {number}: raw <==\n{raw}\n")
                     print(f"==> {path} page {number}: corrected "
-                          f"({len(corrections)} corrections) <==\n{corrected}\n")
+                          f"({len(result.corrections)} corrections) <==\n{result.text}\n")
+                    if result.warning is not None:
+                        print(f"inbox-ocr: {path} page {number}: {result.warning}: "
+                              f"{result.detail}", file=sys.stderr)
             except InboxOcrError as exc:
                 print(f"inbox-ocr: {path}: {exc.reason}: {exc}", file=sys.stderr)
                 status = ExitCode.FAILED

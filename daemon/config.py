@@ -33,6 +33,7 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 JournalMode = Literal["auto", "on", "off"]
 EngineName = Literal["tesseract", "rapidocr", "aspose"]
 WordBreaks = Literal["tesseract", "positions"]
+StartFailure = Literal["degraded", "refuse"]
 
 
 def _opt(default: Any, *, minimum: float | None = None, maximum: float | None = None) -> Any:
@@ -116,6 +117,13 @@ class LlmSettings:
     context_size: int = _opt(512, minimum=64, maximum=131_072)
     threads: int = _opt(0, minimum=0, maximum=256)
     margin: float = _opt(2.0, minimum=0.0, maximum=100.0)
+    # The model process (daemon.model_process): what a model that cannot start does to start-up,
+    # and when repeated crashes put the corrector in degraded mode (raw text, with a warning).
+    on_start_failure: StartFailure = "degraded"
+    start_timeout_seconds: float = _opt(300.0, minimum=1.0, maximum=86400.0)
+    crash_limit: int = _opt(3, minimum=1, maximum=1000)
+    crash_window_seconds: float = _opt(600.0, minimum=1.0, maximum=86400.0)
+    degraded_retry_seconds: float = _opt(300.0, minimum=1.0, maximum=86400.0)
 
 
 @dataclass(frozen=True)

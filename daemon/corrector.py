@@ -1,8 +1,10 @@
-"""The correction stage: its protocol, the pass-through, and the model-backed corrector.
+"""The correction stage: its protocol, the pass-through, and the confusion corrector.
 
-``LlmCorrector`` holds one resident GGUF model (llama.cpp) and corrects only OCR confusions it
-is sure of (``ConfusionCorrector``); ``PassThroughCorrector`` is used with ``llm.enabled =
-false``. Both keep the text unchanged rather than guess.
+``ConfusionCorrector`` corrects only OCR confusions that a language model is sure of; it runs
+inside the model process (``daemon.model_process``), next to the llama.cpp model that scores
+its candidates. The daemon itself talks to that process through
+``daemon.model_process.SupervisedCorrector``; ``PassThroughCorrector`` is used with
+``llm.enabled = false``. All of them keep the text unchanged rather than guess.
 """
 
 from __future__ import annotations
@@ -11,28 +13,24 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from daemon import audit
-from daemon.config import LlmSettings
 from daemon.confusion import find_suspects, replace
-from daemon.model import Hub, LlamaScorer, resolve_model
-from daemon.records import Correction
-
-log = audit.get_logger()
+from daemon.records import Correction, PageCorrection
 
 
 class Corrector(Protocol):
     """Corrects one page of OCR text.
 
-    Lifecycle: ``load`` once at start-up, before READY (raises StartupError); ``correct``
-    for one page at a time, called on a worker thread; ``close`` once at shutdown.
-    ``correct`` must return the text unchanged rather than raise when it cannot decide.
+    Lifecycle: ``load`` once at start-up, before READY (raises ConfigError/StartupError);
+    ``correct`` for one page at a time, called on one worker thread; ``close`` once at
+    shutdown. ``correct`` never raises: when it cannot decide it returns the text unchanged,
+    with a status that says why (``PageCorrection``).
     """
 
     name: str
 
     def load(self) -> None: ...
 
-    def correct(self, page: int, text: str) -> tuple[str, tuple[Correction, ...]]: ...
+    def correct(self, page: int, text: str) -> PageCorrection: ...
 
     def close(self) -> None: ...
 
@@ -45,8 +43,8 @@ class PassThroughCorrector:
     def load(self) -> None:
         return None
 
-    def correct(self, page: int, text: str) -> tuple[str, tuple[Correction, ...]]:
-        return text, ()
+    def correct(self, page: int, text: str) -> PageCorrection:
+        return PageCorrection(text, (), "off")
 
     def close(self) -> None:
         return None
@@ -64,7 +62,7 @@ class ConfusionCorrector:
     For each line, the suspicious tokens (``daemon.confusion``) are tried one at a time: each
     alternative is scored in its line context, and the best one replaces the token only when it
     beats the line as read by at least ``margin`` nats. Well-formed numbers, amounts, dates and
-    identifiers are never candidates. Runs on the correction thread.
+    identifiers are never candidates. Runs on one thread (in the model process).
     """
 
     def __init__(self, scorer: Scorer, margin: float, name: str,
@@ -96,57 +94,20 @@ class ConfusionCorrector:
         corrections.reverse()
         return line, corrections
 
-    def correct(self, page: int, text: str) -> tuple[str, tuple[Correction, ...]]:
-        """Correct line by line; past ``time_limit`` seconds the rest of the page stays raw."""
+    def correct(self, page: int, text: str) -> PageCorrection:
+        """Correct line by line; past ``time_limit`` seconds the rest of the page stays raw
+        (status ``corrector_cut_short``)."""
         lines = text.split("\n")
         found: list[Correction] = []
         deadline = None if self._time_limit is None else self._clock() + self._time_limit
         for index, line in enumerate(lines):
             if deadline is not None and self._clock() >= deadline:
-                log.warning(audit.CORRECTION_TIMEOUT, page=page, lines_done=index,
-                            lines=len(lines), limit_s=self._time_limit)
-                break
+                return PageCorrection(
+                    "\n".join(lines), tuple(found), "corrector_cut_short",
+                    f"correction stopped after {self._time_limit:g} s "
+                    f"(limits.llm_seconds_per_page) at line {index + 1} of {len(lines)}; "
+                    "the rest of the page is raw OCR text")
             lines[index], corrections = self.correct_line(page, index + 1, line)
             found.extend(corrections)
-        return "\n".join(lines), tuple(found)
+        return PageCorrection("\n".join(lines), tuple(found))
 
-
-class LlmCorrector:
-    """The resident model: resolved and loaded once at start-up, freed at shutdown.
-
-    ``load`` raises ConfigError/StartupError (the daemon then refuses to start). A failure while
-    correcting a page is logged and the page keeps its raw OCR text.
-    """
-
-    name = "llm"
-
-    def __init__(self, settings: LlmSettings, hub: Hub | None = None,
-                 time_limit: float | None = None) -> None:
-        self._settings = settings
-        self._hub = hub
-        self._scorer = LlamaScorer(settings)
-        self._confusions = ConfusionCorrector(self._scorer, settings.margin, self.name,
-                                              time_limit)
-
-    def load(self) -> None:
-        path = resolve_model(self._settings, self._hub)
-        self._scorer.load(path)
-        self.name = f"llm:{self._scorer.model_file}"
-        log.info(audit.MODEL_LOADED, model=str(path), gpu_layers=self._settings.gpu_layers,
-                 context_size=self._settings.context_size)
-
-    def correct(self, page: int, text: str) -> tuple[str, tuple[Correction, ...]]:
-        try:
-            return self._confusions.correct(page, text)
-        except Exception as exc:  # a model failure must not lose the page: keep raw text
-            log.warning(audit.CORRECTION_FAILED, page=page, error=f"{type(exc).__name__}: {exc}")
-            return text, ()
-
-    def close(self) -> None:
-        self._scorer.close()
-
-
-def make_corrector(settings: LlmSettings, time_limit: float | None = None) -> Corrector:
-    """``time_limit``: seconds of correction per page (limits.llm_seconds_per_page)."""
-    return LlmCorrector(settings, time_limit=time_limit) if settings.enabled \
-        else PassThroughCorrector()

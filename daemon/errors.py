@@ -60,6 +60,10 @@ class ConfigError(InboxOcrError):
         self.key = key
         self.message = message
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str]]:
+        # Raised in a worker or model process and sent to the daemon over a pipe.
+        return type(self), (self.key, self.message)
+
 
 class StartupError(InboxOcrError):
     """A component (OCR engine, model, folder) could not be brought up."""

@@ -27,9 +27,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from daemon.config import Settings
-from daemon.corrector import make_corrector
 from daemon.errors import ConfigError
 from daemon.fields import Fields, PageInput, extract_fields, find_dates, money, parse_amount
+from daemon.model_process import make_corrector
 from daemon.ocr import engine_factory
 from daemon.split import SplitLimits, open_pages
 
@@ -177,7 +177,7 @@ def run(dataset: Path, settings: Settings, *, limit: int | None, llm: bool,
         _count, images = open_pages(path, settings.ocr.dpi, split)
         for number, image, _dpi in images:
             result = engine.recognize(image)
-            text, _corrections = corrector.correct(number, result.text)
+            text = corrector.correct(number, result.text).text
             pages.append(PageInput(number, text,
                                    tuple((w.text, w.confidence) for w in result.words)))
         return pages

@@ -10,7 +10,10 @@ Metrics (all prefixed ``inbox_ocr_``)::
     stage_seconds{stage}                  histogram: per document, seconds in split / ocr /
                                           correct / write, plus queued and total
     corrections_total                     counter: OCR corrections applied
-    model_loaded                          gauge: 1 once the correction model is loaded
+    model_loaded                          gauge: 1 while a model process is up, 0 when it
+                                          crashed, is degraded, or llm.enabled = false
+    model_crashes_total                   counter: model process crashes, hangs, failed starts
+    model_restarts_total                  counter: model processes started after a failure
 
 Counters are fed by the audit events (an audit observer, any thread; prometheus-client is
 thread-safe); gauges are read when scraped. The HTTP server runs on prometheus-client's own
@@ -53,6 +56,10 @@ class Metrics:
                                    registry=r)
         self.model_loaded = Gauge("inbox_ocr_model_loaded",
                                   "1 when the correction model is loaded", registry=r)
+        self.model_crashes = Counter("inbox_ocr_model_crashes",
+                                     "Model process crashes, hangs and failed starts", registry=r)
+        self.model_restarts = Counter("inbox_ocr_model_restarts",
+                                      "Model processes started after a failure", registry=r)
         for outcome in _OUTCOMES.values():
             self.documents.labels(outcome=outcome)
         self._server: Any = None
@@ -82,6 +89,13 @@ class Metrics:
                                      outcome=outcome).inc()
         elif name == audit.MODEL_LOADED:
             self.model_loaded.set(1)
+            if event.get("restart"):
+                self.model_restarts.inc()
+        elif name == audit.MODEL_CRASHED:
+            self.model_loaded.set(0)
+            self.model_crashes.inc()
+        elif name == audit.MODEL_DEGRADED:
+            self.model_loaded.set(0)
 
     def start(self, address: str, port: int) -> int:
         """Serve /metrics; returns the port (useful with port 0). Raises OSError."""

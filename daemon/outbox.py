@@ -92,6 +92,7 @@ def build_result(
                 "words": [[w.text, w.confidence] for w in page.words],
                 "timings": {k: round(v, 4) for k, v in page.timings.items()},
                 "evaluation_truncated": page.evaluation_truncated,
+                "correction": page.correction,
             }
             for page in page_list
         ],

@@ -56,7 +56,7 @@ from daemon.fields import FIELD_NAMES, PageInput, extract_fields
 from daemon.journal import COMMITTED, Journal, Row
 from daemon.ocr import OcrResult, run_in
 from daemon.outbox import Outbox, build_result, page_text, page_warnings
-from daemon.records import Document, DocumentEnd, PageImage, PageText
+from daemon.records import CORRECTOR_WARNINGS, Document, DocumentEnd, PageImage, PageText
 from daemon.split import SplitLimits, open_pages
 
 log = audit.get_logger()
@@ -358,21 +358,20 @@ class Pipeline:
 
     async def _correct(self, page: PageText) -> PageText:
         t0 = self._clock()
-        text, corrections = await run_in(
-            self._correct_pool, self._corrector.correct, page.number, page.raw_text
-        )
-        seconds = self._clock() - t0
-        timings = {**page.timings, "correct": seconds}
+        result = await run_in(self._correct_pool, self._corrector.correct, page.number,
+                              page.raw_text)
+        timings = {**page.timings, "correct": self._clock() - t0}
         warnings = page.warnings
-        if seconds >= self._settings.limits.llm_seconds_per_page:
-            warnings += (f"page {page.number}: correction stopped after {seconds:.0f} s "
-                         "(limits.llm_seconds_per_page); the rest of the page is raw OCR text",)
-        if corrections:
-            log.info(audit.PAGE_CORRECTED, corrections=len(corrections))
+        if result.warning is not None:
+            # The page goes on with (partly) raw text: the document never fails for it.
+            warnings += (f"page {page.number}: {result.warning}: {result.detail}",)
+            log.warning(audit.CORRECTION_FAILED, status=result.warning, detail=result.detail)
+        if result.corrections:
+            log.info(audit.PAGE_CORRECTED, corrections=len(result.corrections))
         return PageText(page.document, page.number, page.width, page.height, page.dpi,
-                        page.raw_text, text, page.words, timings, corrections,
-                        warnings=warnings,
-                        evaluation_truncated=page.evaluation_truncated)
+                        page.raw_text, result.text, page.words, timings, result.corrections,
+                        warnings=warnings, evaluation_truncated=page.evaluation_truncated,
+                        correction=result.status)
 
     async def _outbox_stage(self) -> None:
         pending: dict[str, _Pending] = {}
@@ -465,6 +464,8 @@ class Pipeline:
             source=document.path.name, sha256=document.sha256, size=document.size,
             pages=len(pages), engine=self._engines.name, corrector=self._corrector.name,
             corrections=sum(len(p.corrections) for p in pages), warnings=len(warnings),
+            corrector_warnings=sorted({p.correction for p in pages
+                                       if p.correction in CORRECTOR_WARNINGS}),
             outbox=stem, archived_as=archived_as, archive_error=archive_error,
             attempt=row.attempts,
             queued_s=round(max(0.0, started_wall - document.received_at), 3),

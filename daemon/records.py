@@ -73,6 +73,7 @@ class PageText:
     raw_text: what the engine read. text: after correction (== raw_text until corrected).
     error: set when OCR or correction failed for this page; the document then fails.
     warnings: things a reader of this page's text should know (e.g. correction cut short).
+    correction: what the corrector did with the page (``PageCorrection.status``).
     evaluation_truncated: the engine ran unlicensed (Aspose evaluation mode) and read only
     the start of the page.
     """
@@ -90,6 +91,39 @@ class PageText:
     error: InboxOcrError | None = None
     warnings: tuple[str, ...] = ()
     evaluation_truncated: bool = False
+    correction: str = "pending"
+
+
+#: ``PageCorrection.status`` values that mean the page kept (some of) its raw text because the
+#: corrector could not do its work. Each becomes a warning of the document; none fails it.
+CORRECTOR_WARNINGS = ("corrector_cut_short", "corrector_crashed", "corrector_timeout",
+                      "corrector_failed", "corrector_unavailable", "corrector_degraded")
+
+
+@dataclass(frozen=True)
+class PageCorrection:
+    """What the corrector returns for one page.
+
+    text: the corrected text: the raw text unchanged when the corrector could not work, and
+    with only the first lines corrected when status is "corrector_cut_short".
+    corrections: the changes made, in line order.
+    status: "ok" (every line was looked at), "off" (llm.enabled = false), or one of
+    ``CORRECTOR_WARNINGS``: "corrector_cut_short" (limits.llm_seconds_per_page reached, the
+    rest of the page is raw), "corrector_crashed" (the model process died),
+    "corrector_timeout" (it did not answer in time and was killed), "corrector_failed" (it
+    raised), "corrector_unavailable" (it could not be started or is waiting to restart),
+    "corrector_degraded" (too many failures: raw text until the model is retried).
+    detail: a sentence for the reviewer; empty when status is "ok" or "off".
+    """
+
+    text: str
+    corrections: tuple[Correction, ...] = ()
+    status: str = "ok"
+    detail: str = ""
+
+    @property
+    def warning(self) -> str | None:
+        return self.status if self.status in CORRECTOR_WARNINGS else None
 
 
 @dataclass(frozen=True)

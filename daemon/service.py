@@ -22,11 +22,11 @@ from typing import Any
 
 from daemon import audit, reload
 from daemon.config import Settings
-from daemon.corrector import make_corrector
 from daemon.errors import ConfigError, ExitCode, StartupError, TransientError
 from daemon.fieldcsv import CSV_NAME, restore_row
 from daemon.intake import Intake
 from daemon.journal import Journal
+from daemon.model_process import make_corrector
 from daemon.notify import Notifier
 from daemon.ocr import engine_factory
 from daemon.outbox import Outbox
@@ -145,7 +145,7 @@ class Service:
                  workers=settings.ocr.worker_count())
         prepare_folders(settings)
         engines = make_engines(settings)
-        corrector = make_corrector(settings.llm, settings.limits.llm_seconds_per_page)
+        corrector = make_corrector(settings)
         journal = Journal(settings.journal)
         observer: Any = None
         supervisor = self.supervisor

@@ -124,6 +124,17 @@ def pid_alive(pid: object) -> bool:
     return True
 
 
+def _model_line(model: dict[str, Any]) -> str:
+    state = model.get("state") or ("loaded" if model.get("loaded") else "not loaded")
+    state = {"off": "off", "down": "down (restarts on the next page)"}.get(state, state)
+    line = f"model: {state} ({model.get('corrector') or 'none'})"
+    if model.get("pid"):
+        line += f", process {model['pid']}"
+    if model.get("crashes") or model.get("restarts"):
+        line += f", {model.get('crashes', 0)} crashes, {model.get('restarts', 0)} restarts"
+    return line
+
+
 def render(status: dict[str, Any] | None, today: dict[str, int], now: float,
            journal: dict[str, int] | None = None) -> str:
     """The human-readable report printed by ``inbox-ocr status``."""
@@ -140,8 +151,11 @@ def render(status: dict[str, Any] | None, today: dict[str, int], now: float,
         if status.get("watchdog", {}).get("stalled"):
             lines.append("WARNING: the pipeline has made no progress; watchdog pings stopped")
         model = status.get("model") or {}
-        lines.append(f"model: {'loaded' if model.get('loaded') else 'not loaded'} "
-                     f"({model.get('corrector') or 'none'})")
+        lines.append(_model_line(model))
+        if model.get("state") == "degraded":
+            lines.append("WARNING: the correction model is degraded (it crashed repeatedly or "
+                         "cannot start); documents get raw OCR text with a corrector_degraded "
+                         "warning until it is retried")
         queues = status.get("queues", {})
         lines.append("queues (waiting for): "
                      + ", ".join(f"{stage} {queues.get(key, 0)}" for key, stage in

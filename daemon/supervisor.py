@@ -186,7 +186,7 @@ class Supervisor:
         return (f"{head}; queues split={depths.get('intake', 0)} ocr={depths.get('pages', 0)} "
                 f"correct={depths.get('text', 0)} outbox={depths.get('done', 0)}; "
                 f"in flight {in_flight}; done {counts['processed']}, failed {counts['failed']}, "
-                f"deferred {counts['deferred']}")
+                f"deferred {counts['deferred']}{_model_summary(snapshot['model_process'])}")
 
     def write_file(self, depths: dict[str, int], in_flight: int, snapshot: dict[str, Any],
                    healthy: bool) -> None:
@@ -202,9 +202,10 @@ class Supervisor:
             "status_seconds": self.settings.service.status_seconds,
             "queues": depths,
             "in_flight": in_flight,
-            **snapshot,
-            "model": {"loaded": bool(snapshot["model"]), "file": snapshot["model"],
-                      "corrector": self._corrector},
+            **{k: v for k, v in snapshot.items() if k != "model_process"},
+            "model": {"loaded": snapshot["model_process"]["state"] == "loaded",
+                      "file": snapshot["model"], "corrector": self._corrector,
+                      **snapshot["model_process"]},
             "watchdog": {"enabled": self._notifier.watchdog_period is not None,
                          "healthy": healthy, "stalled": self.stalled, "pings": self.pings},
         }
@@ -215,6 +216,14 @@ class Supervisor:
             if not self._file_error:  # once per outage, not every few seconds
                 log.warning(audit.INTERNAL_ERROR, stage="status", error=str(exc))
             self._file_error = True
+
+def _model_summary(model: dict[str, Any]) -> str:
+    """The model's part of STATUS=: nothing while all is well or it is off."""
+    if model["state"] in ("off", "loaded") and not model["crashes"]:
+        return ""
+    return (f"; model {model['state'].upper() if model['state'] == 'degraded' else model['state']}"
+            f" ({model['crashes']} crashes, {model['restarts']} restarts)")
+
 
 def _host(address: str) -> str:
     return f"[{address}]" if ":" in address else address

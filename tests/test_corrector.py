@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,12 @@ import pytest
 from daemon import audit
 from daemon.config import LlmSettings
 from daemon.confusion import find_suspects
-from daemon.corrector import ConfusionCorrector, LlmCorrector
+from daemon.corrector import ConfusionCorrector
 from daemon.errors import ConfigError
 from daemon.model import choose_gguf, resolve_model
+from daemon.model_process import SupervisedCorrector
 from daemon.pipeline import Outcome
+from daemon.records import PageCorrection
 from daemon.samples import write_sample
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
@@ -71,11 +74,12 @@ class FakeScorer:
 def test_a_candidate_must_win_by_the_margin() -> None:
     scorer = FakeScorer({"Inv0ice 5": -20.0, "Invoice 5": -18.5})
     corrector = ConfusionCorrector(scorer, margin=2.0, name="fake")
-    assert corrector.correct(1, "Inv0ice 5") == ("Inv0ice 5", ())
+    assert corrector.correct(1, "Inv0ice 5") == PageCorrection("Inv0ice 5", (), "ok")
     scorer.table["Invoice 5"] = -17.0
-    text, corrections = corrector.correct(1, "Inv0ice 5")
-    assert text == "Invoice 5"
-    assert [(c.line, c.before, c.after, c.margin) for c in corrections] == [(1, "Inv0ice", "Invoice", 3.0)]
+    result = corrector.correct(1, "Inv0ice 5")
+    assert result.text == "Invoice 5"
+    assert [(c.line, c.before, c.after, c.margin) for c in result.corrections] == [
+        (1, "Inv0ice", "Invoice", 3.0)]
 
 
 def test_past_the_time_limit_the_rest_of_the_page_stays_raw() -> None:
@@ -83,9 +87,10 @@ def test_past_the_time_limit_the_rest_of_the_page_stays_raw() -> None:
     ticks = iter([0.0, 0.0, 5.0, 5.0])  # start, line 1, line 2 (past the 4 s budget)
     corrector = ConfusionCorrector(scorer, margin=2.0, name="fake", time_limit=4.0,
                                    clock=lambda: next(ticks))
-    text, corrections = corrector.correct(1, "Inv0ice 5\nInv0ice 5")
-    assert text == "Invoice 5\nInv0ice 5"
-    assert [c.line for c in corrections] == [1]
+    result = corrector.correct(1, "Inv0ice 5\nInv0ice 5")
+    assert result.text == "Invoice 5\nInv0ice 5"
+    assert [c.line for c in result.corrections] == [1]
+    assert result.status == "corrector_cut_short" and "line 2 of 2" in result.detail
 
 
 # -- model resolution ------------------------------------------------------------------------
@@ -161,24 +166,27 @@ def test_a_file_that_is_not_a_model_fails_start_up_naming_the_key(tmp_path: Path
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"this is not a gguf file")
     with pytest.raises(ConfigError) as info:
-        LlmCorrector(LlmSettings(model_path=str(bogus))).load()
+        SupervisedCorrector(LlmSettings(model_path=str(bogus))).load()
     assert info.value.key == "llm.model_path"
 
 
 # -- the real packaged model ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def corrector() -> LlmCorrector:
-    corrector = LlmCorrector(LlmSettings())
+def corrector() -> Iterator[SupervisedCorrector]:
+    corrector = SupervisedCorrector(LlmSettings())
     corrector.load()
-    return corrector
+    yield corrector
+    corrector.close()
 
 
-def test_packaged_model_fixes_confusions_and_keeps_numbers(corrector: LlmCorrector) -> None:
+def test_packaged_model_fixes_confusions_and_keeps_numbers(corrector: SupervisedCorrector) -> None:
     raw = ("Inv0ice No: INV-2024-0042\nTota1 due: GBP 161.88\nCASH 1O.00\n"
            "Printer paper A4 x 10  45.00\nDate: 07/11/2024")
-    text, corrections = corrector.correct(1, raw)
-    assert text == ("Invoice No: INV-2024-0042\nTotal due: GBP 161.88\nCASH 10.00\n"
+    result = corrector.correct(1, raw)
+    corrections = result.corrections
+    assert result.status == "ok"
+    assert result.text == ("Invoice No: INV-2024-0042\nTotal due: GBP 161.88\nCASH 10.00\n"
                     "Printer paper A4 x 10  45.00\nDate: 07/11/2024")
     assert [(c.line, c.before, c.after) for c in corrections] == [
         (1, "Inv0ice", "Invoice"), (2, "Tota1", "Total"), (3, "1O.00", "10.00")]

@@ -244,7 +244,8 @@ def test_status_file_and_status_command(
     assert status["counts"] == {"processed": 1, "failed": 1, "deferred": 0, "pages": 3,
                                 "corrections": 0}
     assert status["failures"] == {"corrupt_input": 1}
-    assert status["model"] == {"loaded": False, "file": "", "corrector": "none"}
+    assert status["model"] == {"loaded": False, "file": "", "corrector": "none", "state": "off",
+                               "pid": None, "crashes": 0, "restarts": 0}
     assert status["documents"] == [] and status["queues"]["intake"] == 0
 
 
