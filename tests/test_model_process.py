@@ -345,3 +345,24 @@ def test_a_hung_model_in_the_daemon_times_out_and_keeps_raw_text(workspace: Work
     timed_out = next(r for r in results if r["pages"][0]["correction"] == "corrector_timeout")
     assert timed_out["pages"][0]["text"] == timed_out["pages"][0]["raw_text"]
     assert any(w.startswith("page 1: corrector_timeout:") for w in timed_out["warnings"])
+
+
+def test_metrics_and_telemetry_follow_the_model_events() -> None:
+    from daemon.metrics import Metrics
+    from daemon.telemetry import Telemetry
+
+    metrics, telemetry = Metrics(), Telemetry()
+    events = [(audit.MODEL_LOADED, {"model": "/m.gguf", "pid": 11, "restart": False}),
+              (audit.MODEL_CRASHED, {"reason": "crashed"}),
+              (audit.MODEL_LOADED, {"model": "/m.gguf", "pid": 12, "restart": True}),
+              (audit.MODEL_CRASHED, {"reason": "timeout"}),
+              (audit.MODEL_DEGRADED, {"reason": "timeout"})]
+    for name, event in events:
+        metrics(name, event)
+        telemetry(name, event)
+    value = metrics.registry.get_sample_value
+    assert value("inbox_ocr_model_loaded") == 0
+    assert value("inbox_ocr_model_crashes_total") == 2
+    assert value("inbox_ocr_model_restarts_total") == 1
+    assert telemetry.snapshot()["model_process"] == {"state": "degraded", "pid": None,
+                                                     "crashes": 2, "restarts": 1}

@@ -87,3 +87,25 @@ def test_sysusers_and_tmpfiles_create_the_user_and_folders(tmp_path: Path) -> No
         st = (root / folder).stat()
         assert st.st_uid == uid, folder
     assert oct((root / "srv/scans/inbox").stat().st_mode & 0o7777) == "0o2775"
+
+
+@needs_analyze
+def test_the_gpu_drop_in_verifies_with_the_unit(tmp_path: Path) -> None:
+    command = Path(sys.executable).parent / "inbox-ocr"
+    if not command.exists():
+        pytest.skip(f"{command} not installed (pip install -e .)")
+    drop_in = (SYSTEMD / "inbox-ocr-gpu.conf").read_text()
+    assert "PrivateDevices=no" in drop_in and "DeviceAllow=/dev/nvidiactl rw" in drop_in
+    unit = tmp_path / "inbox-ocr.service"
+    unit.write_text(UNIT.read_text().replace(INSTALLED_COMMAND, str(command)))
+    (tmp_path / "inbox-ocr.service.d").mkdir()
+    (tmp_path / "inbox-ocr.service.d" / "gpu.conf").write_text(drop_in)
+    # verify reads the drop-in from beside the unit; a bad key or section would be reported.
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                            text=True, timeout=60, check=False, cwd=tmp_path)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    broken = tmp_path / "inbox-ocr.service.d" / "broken.conf"
+    broken.write_text("[Service]\nDeviceAlow=/dev/nvidia0 rw\n")
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                            text=True, timeout=60, check=False, cwd=tmp_path)
+    assert "DeviceAlow" in result.stdout + result.stderr  # the drop-in was really read
