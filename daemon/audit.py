@@ -28,6 +28,7 @@ DOCUMENT_DEFERRED = "document.deferred"
 DOCUMENT_DUPLICATE = "document.duplicate"
 # Steps in between.
 DOCUMENT_ADMITTED = "document.admitted"
+DOCUMENT_WAITING = "document.waiting"  # stable but without its end marker: not finished yet
 PAGE_SPLIT = "page.split"
 PAGE_OCR = "page.ocr"
 PAGE_CORRECTED = "page.corrected"

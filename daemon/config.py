@@ -55,6 +55,10 @@ class PathsSettings:
 class WatchSettings:
     mode: WatchMode = "auto"
     stable_seconds: float = _opt(2.0, minimum=0.0, maximum=3600.0)
+    # Formats whose end cannot be seen (TIFF): quiet this long (network writers pause 10-30 s).
+    unmarked_stable_seconds: float = _opt(45.0, minimum=0.0, maximum=86400.0)
+    # A PDF/JPEG/PNG without its end marker waits until unchanged this long.
+    unfinished_seconds: float = _opt(600.0, minimum=0.0, maximum=86400.0)
     rescan_seconds: float = _opt(30.0, minimum=0.0, maximum=86400.0)
     poll_seconds: float = _opt(5.0, minimum=0.1, maximum=3600.0)
     recursive: bool = False

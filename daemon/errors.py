@@ -44,6 +44,10 @@ class InboxOcrError(Exception):
     exit_code: ExitCode = ExitCode.FAILED
     retryable: bool = False
     reason: str = "error"
+    #: True when a half-written file fails this way too: before such an error quarantines a
+    #: document, the pipeline looks again whether the file is still being written
+    #: (daemon.completeness), and if so defers it as InputChanged instead.
+    may_be_unfinished: bool = False
     #: Pipeline stage where it happened ("split", "ocr", "correct", "outbox"); set by the
     #: stage that catches it, so the quarantine report can say where a document failed.
     stage: str = ""
@@ -80,10 +84,12 @@ class DocumentError(InboxOcrError):
 
 class UnsupportedFormat(DocumentError):
     reason = "unsupported_format"
+    may_be_unfinished = True  # a file re-created with a hole at its start has no magic bytes
 
 
 class CorruptInput(DocumentError):
     reason = "corrupt_input"
+    may_be_unfinished = True
 
 
 class EncryptedInput(DocumentError):
@@ -96,6 +102,7 @@ class LimitExceeded(DocumentError):
 
 class EngineFailed(DocumentError):
     reason = "engine_failed"
+    may_be_unfinished = True
 
 
 class NotRegularFile(DocumentError):

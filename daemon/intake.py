@@ -2,7 +2,11 @@
 
 Events are hints, the disk is the truth. The intake scans the inbox at start-up and every
 ``watch.rescan_seconds``, takes hints from the watcher, re-stats what it tracks, and admits a
-file through the stability gate. An in-flight set makes sure a file that is touched while it is
+file through the stability gate: quiet for ``watch.stable_seconds`` with its end in place (PDF,
+JPEG, PNG; ``daemon.completeness``), or quiet for ``watch.unmarked_stable_seconds`` where the
+format cannot show its end (TIFF). A file without its end waits, once announced by a
+``document.waiting`` event, until it is complete or unchanged for ``watch.unfinished_seconds``.
+An in-flight set makes sure a file that is touched while it is
 being processed is not queued twice; a file left in the inbox after a transient error is looked
 at again after a growing delay (``retry.backoff_seconds``, doubling up to
 ``retry.max_backoff_seconds``). Symlinks, fifos and sockets are never followed or read: they are
@@ -22,10 +26,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path, PurePath
 
 from daemon import audit
+from daemon.completeness import Ending, Verdict, judge, read_ends
 from daemon.errors import InboxOcrError, NotRegularFile
 from daemon.pipeline import Outcome, make_document
 from daemon.records import Document
-from daemon.stability import FileState, StabilityTracker, is_candidate_name
+from daemon.stability import FileState, Ready, StabilityTracker, is_candidate_name
 
 log = audit.get_logger()
 
@@ -52,6 +57,8 @@ class Intake:
         inbox: Path,
         *,
         stable_seconds: float,
+        unmarked_stable_seconds: float | None = None,
+        unfinished_seconds: float = 0.0,
         rescan_seconds: float,
         recursive: bool,
         submit: Callable[[Document], Awaitable[None]],
@@ -75,6 +82,12 @@ class Intake:
         self._wallclock = wallclock
         self._health = health
         self._stable = stable_seconds
+        self._windows = {
+            Ending.COMPLETE: stable_seconds,
+            Ending.UNMARKED: max(stable_seconds, unmarked_stable_seconds or 0.0),
+            Ending.UNFINISHED: max(stable_seconds, unfinished_seconds),
+        }
+        self._waiting: set[Path] = set()  # announced as unfinished (document.waiting) once
         self._tracker = StabilityTracker(stable_seconds, clock)
         self._hints: set[Path] = set()
         self._wake = asyncio.Event()
@@ -133,8 +146,8 @@ class Intake:
             self._observe(self._take_hints())
             self._observe(self._due_postponed())
             self._observe(self._tracker.pending())
-            for path, state in self._tracker.ready():
-                await self._admit(Path(path), state)
+            for ready in self._tracker.ready():
+                await self._admit(ready)
             for path in self._take_irregular():
                 await self._refuse(path)
             if self._oneshot and self._drained():
@@ -190,6 +203,7 @@ class Intake:
             self._tracker.observe(path, state)
             if state is None:
                 self._irregular.discard(Path(path))
+                self._waiting.discard(Path(path))
             elif not state.regular and _is_special(Path(path)):
                 self._irregular.add(Path(path))
 
@@ -231,7 +245,22 @@ class Intake:
                     found.append(Path(entry.path))
         return found
 
-    async def _admit(self, path: Path, state: FileState) -> None:
+    async def _admit(self, ready: Ready) -> None:
+        path, state = Path(ready.path), ready.state
+        try:
+            verdict = await asyncio.to_thread(_verdict, path)
+        except OSError:
+            return  # vanished or unreadable right now; a later scan will see it again
+        window = self._windows[verdict.ending]
+        if ready.quiet < window:
+            if verdict.ending is Ending.UNFINISHED and path not in self._waiting:
+                self._waiting.add(path)
+                log.info(audit.DOCUMENT_WAITING, source=path.name, reason=verdict.reason,
+                         wait_s=round(window - ready.quiet, 1),
+                         hint="looks unfinished: waiting for the writer (watch.unfinished_seconds)")
+            self._tracker.hold(ready, window)
+            return
+        self._waiting.discard(path)
         try:
             document = await asyncio.to_thread(
                 make_document, path, state.size, state.mtime_ns, self._wallclock()
@@ -246,6 +275,11 @@ class Intake:
         log.info(audit.DOCUMENT_ADMITTED, document_id=document.id, source=path.name,
                  sha256=document.sha256, size=document.size)
         await self._submit(document)
+
+
+def _verdict(path: Path) -> Verdict:
+    head, tail = read_ends(path)
+    return judge(head, tail)
 
 
 def _is_special(path: Path) -> bool:

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import structlog
 
 from daemon import audit, faults
+from daemon.completeness import Ending, judge, read_ends
 from daemon.config import Settings
 from daemon.corrector import Corrector
 from daemon.errors import (
@@ -62,6 +63,9 @@ from daemon.split import SplitLimits, open_pages
 log = audit.get_logger()
 
 _SEQUENCE = itertools.count(1)
+#: Seconds to wait before looking once more whether a file that failed to read is still
+#: growing (at most watch.stable_seconds).
+RECHECK_SECONDS = 1.0
 
 
 class Outcome(Enum):
@@ -476,6 +480,8 @@ class Pipeline:
 
     async def _fail(self, document: Document, error: InboxOcrError, pages: int,
                     stage_seconds: dict[str, float]) -> None:
+        if error.may_be_unfinished:
+            error = await self._unless_unfinished(document, error)
         fields = {
             "source": document.path.name, "sha256": document.sha256, "pages": pages,
             "error_class": type(error).__name__, "reason": error.reason,
@@ -511,6 +517,24 @@ class Pipeline:
         self.counters.failed += 1
         log.error(audit.DOCUMENT_FAILED, quarantined_as=target.name, attempt=attempts, **fields)
         self._on_outcome(document, Outcome.FAILED)
+
+    async def _unless_unfinished(self, document: Document, error: InboxOcrError
+                                 ) -> InboxOcrError:
+        """``error``, or InputChanged when the file is still being written: it changed since
+        admission, or changes within a short re-check, or lacks its end marker and was written
+        less than ``watch.unfinished_seconds`` ago. A half-written file is never corrupt."""
+        watch = self._settings.watch
+        reason = await run_in(self._io, still_arriving, document, watch.unfinished_seconds,
+                              self._wallclock())
+        if reason is None and watch.stable_seconds > 0:
+            await asyncio.sleep(min(RECHECK_SECONDS, watch.stable_seconds))
+            reason = await run_in(self._io, still_arriving, document, 0.0, self._wallclock())
+        if reason is None:
+            return error
+        changed = InputChanged(f"{reason}: not finished yet, it will be looked at again "
+                               f"(the read failed with {error.reason}: {error})")
+        changed.stage = error.stage
+        return changed
 
     async def _defer(self, document: Document, row: Row | None, error: InboxOcrError,
                      fields: dict[str, Any]) -> None:
@@ -577,6 +601,30 @@ def _recheck(document: Document) -> None:
         raise InputChanged("file vanished from the inbox before processing") from None
     if (st.st_size, st.st_mtime_ns) != (document.size, document.mtime_ns):
         raise InputChanged("file changed after it was admitted; it will be looked at again")
+
+
+def still_arriving(document: Document, unfinished_seconds: float, now: float) -> str | None:
+    """Why the admitted file looks like it is still being written, or None (I/O thread).
+
+    Its size or mtime differ from admission; or, last written less than
+    ``unfinished_seconds`` before ``now``, it lacks its format's end marker."""
+    try:
+        st = os.lstat(document.path)
+    except FileNotFoundError:
+        return None  # gone: the quarantine move will say so
+    if (st.st_size, st.st_mtime_ns) != (document.size, document.mtime_ns):
+        return (f"the file changed after it was admitted (size {document.size} -> "
+                f"{st.st_size})")
+    age = now - st.st_mtime_ns / 1e9
+    if age >= unfinished_seconds:
+        return None
+    try:
+        verdict = judge(*read_ends(document.path))
+    except OSError:
+        return None
+    if verdict.ending is Ending.UNFINISHED:
+        return f"{verdict.reason}, last written {age:.0f} s ago"
+    return None
 
 
 def _fields_of(pages: list[PageText], finished_at: float

@@ -137,6 +137,11 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, self.handle_reload, signal.SIGHUP)
 
     async def serve(self) -> ExitCode:
+        if self.oneshot:
+            # --oneshot takes the inbox as it is: what is there now is all there will be, so
+            # nothing waits for a writer to finish.
+            self.settings = dataclasses.replace(self.settings, watch=dataclasses.replace(
+                self.settings.watch, unmarked_stable_seconds=0.0, unfinished_seconds=0.0))
         settings = self.settings
         self._should_exit = asyncio.Event()
         self._force_exit = asyncio.Event()
@@ -167,6 +172,8 @@ class Service:
             intake = Intake(
                 settings.paths.inbox,
                 stable_seconds=settings.watch.stable_seconds,
+                unmarked_stable_seconds=settings.watch.unmarked_stable_seconds,
+                unfinished_seconds=settings.watch.unfinished_seconds,
                 rescan_seconds=settings.watch.rescan_seconds if settings.watch.mode != "events"
                 else 0.0,
                 recursive=settings.watch.recursive,

@@ -3,7 +3,9 @@
 Scanners and network copies write files page by page, so an event only says "look again".
 A file is admitted when it has been seen with the same size and mtime for ``stable_seconds``,
 is a non-empty regular file, and has a name that is not a temporary one. The caller stats the
-file and feeds ``FileState`` values; the tracker only remembers and decides.
+file and feeds ``FileState`` values; the tracker only remembers and decides. A file the caller
+finds not finished yet (``daemon.completeness``) is put back with ``hold`` and a longer window;
+any change to it starts over with the default one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import NamedTuple
 
 SUPPORTED_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 TEMPORARY_PATTERNS = ("*.part", "*.tmp", "*.crdownload", "*.partial", "*.swp", "~$*", ".*")
@@ -41,10 +44,19 @@ class FileState:
     regular: bool
 
 
+class Ready(NamedTuple):
+    """A file that has been quiet long enough: its state, and for how long (seconds)."""
+
+    path: PurePath
+    state: FileState
+    quiet: float
+
+
 @dataclass
 class _Watch:
     state: FileState
     since: float
+    window: float | None = None  # None: stable_seconds (or the empty-file window)
 
 
 class StabilityTracker:
@@ -84,19 +96,24 @@ class StabilityTracker:
     def forget(self, path: PurePath) -> None:
         self._watched.pop(path, None)
 
-    def ready(self) -> list[tuple[PurePath, FileState]]:
-        """Files unchanged for at least ``stable_seconds``; they are removed from the tracker.
+    def hold(self, ready: Ready, window: float) -> None:
+        """Put a file that ``ready`` returned back, to be ready once quiet for ``window``
+        seconds in all (counted from when it last changed). A change starts over."""
+        self._watched[ready.path] = _Watch(ready.state, self._clock() - ready.quiet, window)
 
-        A zero-byte file needs ``empty_factor`` times as long.
+    def ready(self) -> list[Ready]:
+        """Files unchanged for at least ``stable_seconds`` (or the window they are held for);
+        they are removed from the tracker. A zero-byte file needs ``empty_factor`` times as
+        long.
         """
         now = self._clock()
         admitted = [
-            (path, watch.state)
+            Ready(path, watch.state, now - watch.since)
             for path, watch in self._watched.items()
             if now >= self._deadline(watch)
         ]
-        for path, _ in admitted:
-            del self._watched[path]
+        for item in admitted:
+            del self._watched[item.path]
         return admitted
 
     def next_deadline(self) -> float | None:
@@ -104,4 +121,6 @@ class StabilityTracker:
         return min((self._deadline(w) for w in self._watched.values()), default=None)
 
     def _deadline(self, watch: _Watch) -> float:
+        if watch.window is not None:
+            return watch.since + watch.window
         return watch.since + (self._stable if watch.state.size else self._stable_empty)

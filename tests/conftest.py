@@ -40,6 +40,10 @@ failed = "failed"
 state = "state"
 [watch]
 stable_seconds = {stable_seconds}
+# Tests drop complete files: TIFFs need not wait for slow writers, and a broken PDF (no
+# %%EOF) is taken for finished after a second. tests/test_slow_writers.py tests the defaults.
+unmarked_stable_seconds = {stable_seconds}
+unfinished_seconds = 1.0
 rescan_seconds = 5
 [ocr]
 workers = 2

@@ -28,7 +28,7 @@ def test_file_is_admitted_only_after_quiet_period() -> None:
     tracker.observe(P, FileState(100, 1, True))
     assert tracker.ready() == []
     clock.now += 0.1
-    assert tracker.ready() == [(P, FileState(100, 1, True))]
+    assert tracker.ready() == [(P, FileState(100, 1, True), pytest.approx(2.0))]
     assert P not in tracker  # admitted once, then forgotten
 
 
@@ -42,7 +42,7 @@ def test_growing_file_restarts_the_clock() -> None:
     assert tracker.ready() == []
     assert tracker.next_deadline() == pytest.approx(clock.now + 0.5)
     clock.now += 0.5
-    assert [p for p, _ in tracker.ready()] == [P]
+    assert [r.path for r in tracker.ready()] == [P]
 
 
 def test_mtime_change_with_same_size_restarts_the_clock() -> None:
@@ -73,7 +73,7 @@ def test_empty_file_waits_longer() -> None:
     clock.now += 4.9
     assert tracker.ready() == []
     clock.now += 0.1
-    assert [p for p, _ in tracker.ready()] == [P]
+    assert [r.path for r in tracker.ready()] == [P]
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,26 @@ def test_temporary_names_are_ignored(name: str) -> None:
 @pytest.mark.parametrize("name", ["scan.pdf", "invoice 2024.png", "-dash.jpg", "rechnung-ü.tiff"])
 def test_final_names_are_candidates(name: str) -> None:
     assert is_candidate_name(name)
+
+
+def test_a_held_file_waits_for_its_own_window_and_a_change_starts_over() -> None:
+    clock = FakeClock()
+    tracker = StabilityTracker(1.0, clock)
+    tracker.observe(P, FileState(100, 1, True))
+    clock.now += 1.0
+    (ready,) = tracker.ready()
+    tracker.hold(ready, 30.0)  # e.g. a TIFF, whose end cannot be seen
+    assert P in tracker and tracker.next_deadline() == pytest.approx(clock.now + 29.0)
+    clock.now += 28.0
+    tracker.observe(P, FileState(100, 1, True))  # unchanged: still held
+    assert tracker.ready() == []
+    clock.now += 1.0
+    assert tracker.ready() == [(P, FileState(100, 1, True), pytest.approx(30.0))]
+    tracker.observe(P, FileState(100, 1, True))
+    clock.now += 1.0
+    (ready,) = tracker.ready()
+    tracker.hold(ready, 30.0)
+    clock.now += 5.0
+    tracker.observe(P, FileState(200, 2, True))  # the writer went on: default window again
+    clock.now += 1.0
+    assert [r.path for r in tracker.ready()] == [P]
