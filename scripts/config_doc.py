@@ -1,4 +1,4 @@
-"""Regenerate docs/config.md from etc/inbox-ocr.toml (the comments) and daemon.config (the keys).
+"""Regenerate docs/config.md from etc/inbox-ocr.toml (the comments) and inbox_ocr.config (the keys).
 
     .venv/bin/python scripts/config_doc.py > docs/config.md
 """
@@ -10,7 +10,7 @@ import re
 import typing
 from pathlib import Path
 
-from daemon.config import Settings
+from inbox_ocr.config import Settings
 
 HEADER = """\
 # Configuration reference

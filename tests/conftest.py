@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import audit
+from inbox_ocr.ops import audit
 
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 

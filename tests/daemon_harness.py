@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from daemon.config import load_settings
-from daemon.errors import ExitCode
-from daemon.pipeline import Outcome
-from daemon.records import Document
-from daemon.service import Service
+from inbox_ocr.config import load_settings
+from inbox_ocr.errors import ExitCode
+from inbox_ocr.pipeline import Outcome
+from inbox_ocr.records import Document
+from inbox_ocr.service import Service
 
 T = TypeVar("T")
 TIMEOUT = 60.0

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import pytest
 
-from daemon.samples import SAMPLES, write_sample
+from inbox_ocr.bench.samples import SAMPLES, write_sample
 from tests.conftest import SHARED_DATASETS, Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,20 +22,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 def cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
         ) -> subprocess.CompletedProcess[str]:
-    """``python -m daemon ARGS`` to completion, output captured. ``env`` adds variables (the
+    """``python -m inbox_ocr ARGS`` to completion, output captured. ``env`` adds variables (the
     autouse fixture has already removed every ``INBOX_OCR_*`` override from ours)."""
-    return subprocess.run([sys.executable, "-m", "daemon", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "inbox_ocr", *args], cwd=REPO,
                           env={**os.environ, **(env or {})}, capture_output=True, text=True,
                           timeout=timeout)
 
 
 class Process:
-    """``python -m daemon ...`` with stdout read line by line on a thread."""
+    """``python -m inbox_ocr ...`` with stdout read line by line on a thread."""
 
     def __init__(self, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_OCR_")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon", *args], cwd=REPO, env=env,
+            [sys.executable, "-m", "inbox_ocr", *args], cwd=REPO, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
@@ -95,7 +95,7 @@ def test_daemon_process_handles_sigterm(workspace: Workspace) -> None:
 
 def test_bad_config_stops_start_up_naming_the_key(workspace: Workspace) -> None:
     workspace.write_config("[limits]\nmax_pages = -1\n")
-    proc = subprocess.run([sys.executable, "-m", "daemon", "run", "--config",
+    proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "run", "--config",
                            str(workspace.config)], capture_output=True, text=True, timeout=60,
                           cwd=REPO)
     assert proc.returncode == 2
@@ -106,7 +106,7 @@ def test_ocr_command_prints_raw_and_corrected_text(tmp_path: Path) -> None:
     good = REPO / "samples" / "invoice-acme.png"
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"nothing")
-    proc = subprocess.run([sys.executable, "-m", "daemon", "ocr", str(good), str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "ocr", str(good), str(bad)],
                           capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 1  # one file failed
     assert "page 1: raw" in proc.stdout and "page 1: corrected" in proc.stdout
@@ -117,7 +117,7 @@ def test_ocr_command_prints_raw_and_corrected_text(tmp_path: Path) -> None:
 def test_oneshot_on_the_shipped_samples(workspace: Workspace) -> None:
     for name in SAMPLES:
         (workspace.inbox / name).write_bytes((REPO / "samples" / name).read_bytes())
-    proc = subprocess.run([sys.executable, "-m", "daemon", "run", "--oneshot", "--config",
+    proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "run", "--oneshot", "--config",
                            str(workspace.config)], capture_output=True, text=True, timeout=120,
                           cwd=REPO)
     assert proc.returncode == 0, proc.stderr
@@ -137,7 +137,7 @@ def test_oneshot_on_invoice2data_pdfs(workspace: Workspace) -> None:
     pdfs = sorted(folder.glob("*.pdf"))
     for pdf in pdfs:
         (workspace.inbox / pdf.name).write_bytes(pdf.read_bytes())
-    proc = subprocess.run([sys.executable, "-m", "daemon", "run", "--oneshot", "--config",
+    proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "run", "--oneshot", "--config",
                            str(workspace.config)], capture_output=True, text=True, timeout=300,
                           cwd=REPO, env={**os.environ, "INBOX_OCR_OCR_ENGINE": "rapidocr"})
     assert proc.returncode == 0, proc.stderr

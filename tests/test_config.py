@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import main
-from daemon.config import Settings, load_settings
-from daemon.errors import ConfigError, ExitCode
+from inbox_ocr.cli import main
+from inbox_ocr.config import Settings, load_settings
+from inbox_ocr.errors import ConfigError, ExitCode
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -164,7 +164,7 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_automatic_worker_count_depends_on_the_engine() -> None:
     import os
 
-    from daemon.config import OcrSettings
+    from inbox_ocr.config import OcrSettings
 
     cores = len(os.sched_getaffinity(0))
     assert OcrSettings(engine="tesseract").worker_count() == cores

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from daemon import audit
-from daemon.config import LlmSettings
-from daemon.confusion import find_suspects
-from daemon.corrector import ConfusionCorrector
-from daemon.errors import ConfigError
-from daemon.model import choose_gguf, resolve_model
-from daemon.model_process import SupervisedCorrector
-from daemon.pipeline import Outcome
-from daemon.records import PageCorrection
-from daemon.samples import write_sample
+from inbox_ocr.bench.samples import write_sample
+from inbox_ocr.config import LlmSettings
+from inbox_ocr.correct.confusion import find_suspects
+from inbox_ocr.correct.corrector import ConfusionCorrector
+from inbox_ocr.correct.model import choose_gguf, resolve_model
+from inbox_ocr.correct.process import SupervisedCorrector
+from inbox_ocr.errors import ConfigError
+from inbox_ocr.ops import audit
+from inbox_ocr.pipeline import Outcome
+from inbox_ocr.records import PageCorrection
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 
@@ -195,7 +195,7 @@ def test_packaged_model_fixes_confusions_and_keeps_numbers(corrector: Supervised
 
 
 def test_correct_command_reads_stdin(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "daemon", "correct", "--report"],
+    proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "correct", "--report"],
                           input="Am0unt: 1,2OO.00\n", capture_output=True, text=True,
                           timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
@@ -235,7 +235,7 @@ def test_bench_correct_prints_figures(tmp_path: Path) -> None:
     (tmp_path / "box").mkdir()
     (tmp_path / "box" / "001.csv").write_text(
         "0,0,1,0,1,1,0,1,TOTAL SALES 25.50\n0,0,1,0,1,1,0,1,Thank you please come again\n")
-    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "correct", "--dataset",
+    proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "bench", "correct", "--dataset",
                            str(tmp_path), "--rate", "1.0"], capture_output=True, text=True,
                           timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr

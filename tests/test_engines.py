@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from daemon.config import OcrSettings
-from daemon.engine_aspose import split_evaluation_marker
-from daemon.errors import ConfigError
-from daemon.ocr import OcrEngine, engine_factory
-from daemon.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
-from daemon.samples import SAMPLES, render_page
+from inbox_ocr.bench.samples import SAMPLES, render_page
+from inbox_ocr.config import OcrSettings
+from inbox_ocr.errors import ConfigError
+from inbox_ocr.ocr.aspose import split_evaluation_marker
+from inbox_ocr.ocr.engines import OcrEngine, engine_factory
+from inbox_ocr.ocr.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
 
 REPO = Path(__file__).resolve().parents[1]
 INVOICE = SAMPLES["invoice-acme.png"][0]
@@ -105,8 +105,8 @@ def test_rapidocr_reads_a_single_line_strip(rapid: OcrEngine) -> None:
 
 
 def test_line_crop_of_a_degenerate_box_is_a_small_image_not_an_error() -> None:
-    from daemon.engine_rapid import LINE_HEIGHT, line_crop
-    from daemon.layout import Region
+    from inbox_ocr.ocr.layout import Region
+    from inbox_ocr.ocr.rapidocr import LINE_HEIGHT, line_crop
 
     page = Image.new("L", (100, 50), 255)
     line = line_crop(page, Region(10, 10, 60, 26, ()))
@@ -141,7 +141,7 @@ def test_aspose_reads_the_start_of_the_invoice_exactly(aspose: OcrEngine, invoic
 
 @needs_aspose
 def test_aspose_evaluation_mode_is_detected_and_the_marker_stripped(aspose: OcrEngine) -> None:
-    from daemon.engine_aspose import apply_license
+    from inbox_ocr.ocr.aspose import apply_license
 
     if apply_license(""):
         pytest.skip("Aspose is licensed on this machine: no evaluation mode to detect")

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from daemon import audit
-from daemon.faults import CRASH_ENV
-from daemon.pipeline import Outcome
-from daemon.samples import write_sample
+from inbox_ocr.bench.samples import write_sample
+from inbox_ocr.faults import CRASH_ENV
+from inbox_ocr.ops import audit
+from inbox_ocr.pipeline import Outcome
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 from tests.test_cli import Process, cli

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import OutboxUnavailable
-from daemon.fieldcsv import append_row, csv_header, csv_row, restore_row
-from daemon.fields import FIELD_NAMES
+from inbox_ocr.errors import OutboxUnavailable
+from inbox_ocr.fields.extract import FIELD_NAMES
+from inbox_ocr.outbox.fieldcsv import append_row, csv_header, csv_row, restore_row
 
 
 def test_header_once_then_rows(tmp_path: Path) -> None:
@@ -57,8 +57,8 @@ def test_restore_row_appends_a_missing_row_once_from_the_result(tmp_path: Path) 
 
 
 def test_fields_config_section(tmp_path: Path) -> None:
-    from daemon.config import load_settings
-    from daemon.errors import ConfigError
+    from inbox_ocr.config import load_settings
+    from inbox_ocr.errors import ConfigError
 
     assert load_settings(None, {}, check_paths=False).fields.csv is False
     config = tmp_path / "c.toml"

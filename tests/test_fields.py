@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from daemon.fields import (
+from inbox_ocr.fields.extract import (
     FIELD_NAMES,
     AmbiguousNumber,
     Fields,

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import ExitCode
-from daemon.fieldbench import Case, invoice2data_cases, normalise, report, score, sroie_cases
-from daemon.fieldcsv import CSV_NAME, csv_header
-from daemon.fields import FIELD_NAMES, PageInput, extract_fields
-from daemon.samples import SAMPLES, write_sample
+from inbox_ocr.bench.fields import Case, invoice2data_cases, normalise, report, score, sroie_cases
+from inbox_ocr.bench.samples import SAMPLES, write_sample
+from inbox_ocr.errors import ExitCode
+from inbox_ocr.fields.extract import FIELD_NAMES, PageInput, extract_fields
+from inbox_ocr.outbox.fieldcsv import CSV_NAME, csv_header
 from tests.conftest import SHARED_DATASETS, Workspace
 from tests.daemon_harness import Harness, run
 
@@ -153,12 +153,12 @@ def test_invoice2data_ground_truth() -> None:
 
 def test_a_bug_in_field_extraction_never_costs_the_result(workspace: Workspace,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import daemon.pipeline
+    import inbox_ocr.pipeline
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(daemon.pipeline, "extract_fields", broken)
+    monkeypatch.setattr(inbox_ocr.pipeline, "extract_fields", broken)
     write_sample(workspace.inbox / "invoice-acme.png", SAMPLES["invoice-acme.png"])
     assert oneshot(workspace) == ExitCode.OK
     acme = result(workspace, "invoice-acme")
@@ -168,7 +168,7 @@ def test_a_bug_in_field_extraction_never_costs_the_result(workspace: Workspace,
 
 def test_bench_fields_command_refuses_a_folder_without_labels(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from daemon.cli import main
+    from inbox_ocr.cli import main
 
     assert main(["bench", "fields", "--dataset", str(tmp_path)]) == ExitCode.BAD_CONFIG
     assert "--dataset" in capsys.readouterr().err
@@ -178,7 +178,7 @@ def test_bench_fields_command_refuses_a_folder_without_labels(
                     reason="../shared/datasets/invoice2data is not present")
 def test_bench_fields_command_on_invoice2data(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from daemon.cli import main
+    from inbox_ocr.cli import main
 
     folder = SHARED_DATASETS / "invoice2data"
     config = tmp_path / "tesseract.toml"

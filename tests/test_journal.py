@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon import journal as j
-from daemon.journal import Journal
+from inbox_ocr.outbox import journal as j
+from inbox_ocr.outbox.journal import Journal
 
 
 class Folders:
@@ -143,7 +143,7 @@ def test_reset_failed_lets_an_input_start_over(f: Folders) -> None:
 
 
 def test_an_unwritable_journal_is_a_start_up_error(tmp_path: Path) -> None:
-    from daemon.errors import StartupError
+    from inbox_ocr.errors import StartupError
 
     (tmp_path / "journal.sqlite3").mkdir()  # a folder where the database should be
     with pytest.raises(StartupError, match="journal"):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import audit, journald
+from inbox_ocr.ops import audit, journald
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
 

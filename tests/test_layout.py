@@ -3,7 +3,7 @@ word breaks moved to where a second reading of the line (Tesseract's) puts them.
 
 from __future__ import annotations
 
-from daemon.layout import Glyph, Region, assemble, pieces_in_region, rebreak, rows
+from inbox_ocr.ocr.layout import Glyph, Region, assemble, pieces_in_region, rebreak, rows
 
 
 def region(text: str, x: float, y: float, gaps: dict[int, float] | None = None,

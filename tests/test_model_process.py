@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon import audit
-from daemon.config import LlmSettings
-from daemon.errors import StartupError
-from daemon.faults import CRASH_ENV
-from daemon.model_process import RestartPolicy, SupervisedCorrector, describe_exit
-from daemon.samples import write_sample
+from inbox_ocr.bench.samples import write_sample
+from inbox_ocr.config import LlmSettings
+from inbox_ocr.correct.process import RestartPolicy, SupervisedCorrector, describe_exit
+from inbox_ocr.errors import StartupError
+from inbox_ocr.faults import CRASH_ENV
+from inbox_ocr.ops import audit
 from tests.conftest import Workspace
 from tests.notify_socket import NotifySocket
 
@@ -105,8 +105,8 @@ def supervised(monkeypatch: pytest.MonkeyPatch, fault: str = "", time_limit: flo
 
 
 def test_the_daemon_side_never_loads_llama_cpp(monkeypatch: pytest.MonkeyPatch) -> None:
-    code = ("import sys; from daemon.config import LlmSettings; "
-            "from daemon.model_process import SupervisedCorrector; "
+    code = ("import sys; from inbox_ocr.config import LlmSettings; "
+            "from inbox_ocr.correct.process import SupervisedCorrector; "
             "c = SupervisedCorrector(LlmSettings()); c.load(); r = c.correct(1, 'Tota1 5.00'); "
             "maps = open('/proc/self/maps').read(); c.close(); "
             "print(r.text, 'llama_cpp' in sys.modules, 'libllama' in maps or 'libggml' in maps)")
@@ -200,7 +200,7 @@ def _alive(pid: int) -> bool:
 # -- the real daemon, as a subprocess -------------------------------------------------------
 
 class Daemon:
-    """``python -m daemon run`` in watch mode, with a real sd_notify socket; audit events are
+    """``python -m inbox_ocr run`` in watch mode, with a real sd_notify socket; audit events are
     read from its JSON audit log."""
 
     def __init__(self, ws: Workspace, env: dict[str, str] | None = None) -> None:
@@ -210,7 +210,7 @@ class Daemon:
         environ.pop(CRASH_ENV, None)
         environ.update(env or {})
         environ.update({"NOTIFY_SOCKET": str(self.sock.path), "INBOX_OCR_LOG_FORMAT": "json"})
-        self.proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config",
+        self.proc = subprocess.Popen([sys.executable, "-m", "inbox_ocr", "run", "--config",
                                       str(ws.config)], cwd=REPO, env=environ,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.sock.wait_for("READY", "1", timeout=TIMEOUT)
@@ -310,7 +310,7 @@ def test_repeated_crashes_degrade_visibly_and_lose_nothing(workspace: Workspace)
         processed = daemon.until(audit.DOCUMENT_PROCESSED, 4)
         daemon.until(audit.MODEL_DEGRADED)
         assert "model DEGRADED (2 crashes" in daemon.status_containing("model DEGRADED")
-        report = subprocess.run([sys.executable, "-m", "daemon", "status", "--config",
+        report = subprocess.run([sys.executable, "-m", "inbox_ocr", "status", "--config",
                                  str(workspace.config)], cwd=REPO, capture_output=True,
                                 text=True, timeout=TIMEOUT)
         assert "model: degraded" in report.stdout and "2 crashes" in report.stdout, report.stdout
@@ -335,7 +335,7 @@ def test_a_hung_model_in_the_daemon_times_out_and_keeps_raw_text(workspace: Work
     flag = tmp_path / "hang-once"
     flag.touch()
     drop_receipts(workspace, 2)
-    proc = subprocess.run([sys.executable, "-m", "daemon", "run", "--oneshot", "--config",
+    proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "run", "--oneshot", "--config",
                            str(workspace.config)], cwd=REPO, capture_output=True, text=True,
                           timeout=TIMEOUT,
                           env={**os.environ, CRASH_ENV: f"model.page.hang:{flag}"})
@@ -348,8 +348,8 @@ def test_a_hung_model_in_the_daemon_times_out_and_keeps_raw_text(workspace: Work
 
 
 def test_metrics_and_telemetry_follow_the_model_events() -> None:
-    from daemon.metrics import Metrics
-    from daemon.telemetry import Telemetry
+    from inbox_ocr.ops.metrics import Metrics
+    from inbox_ocr.ops.telemetry import Telemetry
 
     metrics, telemetry = Metrics(), Telemetry()
     events = [(audit.MODEL_LOADED, {"model": "/m.gguf", "pid": 11, "restart": False}),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import CorruptInput, OutboxUnavailable
-from daemon.outbox import (
+from inbox_ocr.errors import CorruptInput, OutboxUnavailable
+from inbox_ocr.outbox.files import (
     Outbox,
     build_result,
     page_text,
@@ -17,7 +17,7 @@ from daemon.outbox import (
     unique_stem,
     write_atomic,
 )
-from daemon.records import Correction, Document, PageText, Word
+from inbox_ocr.records import Correction, Document, PageText, Word
 
 
 def test_unique_stem_adds_a_counter_only_when_taken() -> None:

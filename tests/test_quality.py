@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.bench import setting_environ
-from daemon.cli import main
-from daemon.errors import ConfigError
-from daemon.quality import (
+from inbox_ocr.bench.commands import setting_environ
+from inbox_ocr.bench.scoring import (
     Totals,
     Truth,
     edit_distance,
@@ -19,6 +17,8 @@ from daemon.quality import (
     read_sroie,
     score_page,
 )
+from inbox_ocr.cli import main
+from inbox_ocr.errors import ConfigError
 from tests.conftest import SHARED_DATASETS
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon import audit
-from daemon.errors import ExitCode
-from daemon.pipeline import Outcome
-from daemon.samples import write_sample
+from inbox_ocr.bench.samples import write_sample
+from inbox_ocr.errors import ExitCode
+from inbox_ocr.ops import audit
+from inbox_ocr.pipeline import Outcome
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 

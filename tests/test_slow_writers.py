@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon import audit
-from daemon.completeness import Ending, judge
-from daemon.config import WatchSettings
-from daemon.errors import CorruptInput, InputChanged
-from daemon.pipeline import Outcome, make_document, still_arriving
-from daemon.samples import write_sample
+from inbox_ocr.bench.samples import write_sample
+from inbox_ocr.config import WatchSettings
+from inbox_ocr.errors import CorruptInput, InputChanged
+from inbox_ocr.intake.completeness import Ending, judge
+from inbox_ocr.ops import audit
+from inbox_ocr.pipeline import Outcome, make_document, still_arriving
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 

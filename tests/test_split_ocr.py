@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from daemon.config import OcrSettings
-from daemon.errors import ConfigError, CorruptInput, LimitExceeded, UnsupportedFormat
-from daemon.ocr import TesseractEngine, engine_factory, find_tessdata
-from daemon.samples import SAMPLES, write_sample
-from daemon.split import SplitLimits, detect_format, open_pages
+from inbox_ocr.bench.samples import SAMPLES, write_sample
+from inbox_ocr.config import OcrSettings
+from inbox_ocr.errors import ConfigError, CorruptInput, LimitExceeded, UnsupportedFormat
+from inbox_ocr.ocr.engines import TesseractEngine, engine_factory, find_tessdata
+from inbox_ocr.split import SplitLimits, detect_format, open_pages
 
 LIMITS = SplitLimits(max_file_bytes=50 * 2**20, max_pages=50, max_page_pixels=60_000_000)
 REPO = Path(__file__).resolve().parents[1]

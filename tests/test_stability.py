@@ -6,7 +6,7 @@ from pathlib import PurePath
 
 import pytest
 
-from daemon.stability import FileState, StabilityTracker, is_candidate_name, is_temporary_name
+from inbox_ocr.intake.stability import FileState, StabilityTracker, is_candidate_name, is_temporary_name
 
 
 class FakeClock:

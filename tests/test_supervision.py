@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon import audit, reload
-from daemon.config import load_settings
-from daemon.errors import ConfigError
-from daemon.supervisor import StallDetector
-from daemon.telemetry import Telemetry
+from inbox_ocr import reload
+from inbox_ocr.config import load_settings
+from inbox_ocr.errors import ConfigError
+from inbox_ocr.ops import audit
+from inbox_ocr.ops.reporter import StallDetector
+from inbox_ocr.ops.telemetry import Telemetry
 
 
 class FakeClock:

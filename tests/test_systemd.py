@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from daemon import audit, cli
-from daemon.errors import ExitCode
-from daemon.notify import Notifier, watchdog_period
-from daemon.ocr import EnginePool, OcrResult
-from daemon.pipeline import Outcome
-from daemon.samples import write_sample
+from inbox_ocr import cli
+from inbox_ocr.bench.samples import write_sample
+from inbox_ocr.errors import ExitCode
+from inbox_ocr.ocr.engines import EnginePool, OcrResult
+from inbox_ocr.ops import audit
+from inbox_ocr.ops.notify import Notifier, watchdog_period
+from inbox_ocr.pipeline import Outcome
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 from tests.notify_socket import NotifySocket
@@ -103,7 +104,7 @@ def test_a_wedged_stage_stops_the_watchdog_pings(
     def blocking_pool(_settings: object) -> EnginePool:
         return EnginePool(BlockingEngine, 1)  # in-process threads: the fake engine runs here
 
-    monkeypatch.setattr("daemon.service.make_engines", blocking_pool)
+    monkeypatch.setattr("inbox_ocr.service.make_engines", blocking_pool)
 
     async def main() -> None:
         sock = NotifySocket()
@@ -253,7 +254,7 @@ def test_page_progress_of_a_document_in_flight(workspace: Workspace,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     service_config(workspace)
     BlockingEngine.release.clear()
-    monkeypatch.setattr("daemon.service.make_engines", lambda _s: EnginePool(BlockingEngine, 1))
+    monkeypatch.setattr("inbox_ocr.service.make_engines", lambda _s: EnginePool(BlockingEngine, 1))
     write_sample(workspace.inbox / "big.pdf", [[f"Page {n}"] for n in range(4)])
 
     async def main() -> dict[str, object]:
@@ -330,7 +331,7 @@ def test_watchdog_period_follows_sd_watchdog_enabled() -> None:
 def test_today_counts_reads_the_audit_log(tmp_path: Path) -> None:
     from datetime import date
 
-    from daemon.status import today_counts
+    from inbox_ocr.ops.status import today_counts
 
     log = tmp_path / "audit.log"
     log.write_text("\n".join([

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.throughput import make_batch, tree_memory
+from inbox_ocr.bench.throughput import make_batch, tree_memory
 from tests.test_cli import cli
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import PipelineSettings
+from inbox_ocr.config import PipelineSettings
 
 SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
 UNIT = SYSTEMD / "inbox-ocr.service"

@@ -1,0 +1,5 @@
+import sys
+
+from inbox_ocr.cli import main
+
+sys.exit(main())

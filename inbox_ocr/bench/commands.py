@@ -1,0 +1,213 @@
+"""Benchmarks that print figures (never pass/fail): ``inbox-ocr bench correct`` and
+``inbox-ocr bench quality``.
+
+``bench quality`` reads a SROIE-style folder through the product's own path (``open_pages``,
+then the engine with its page preparation) for each engine setting and prints word precision,
+recall, F1, line CER, date/total presence (``inbox_ocr.bench.scoring`` conventions) and seconds per
+page (split + preparation + OCR, one engine, one page at a time). With ``--corrector`` it also
+runs the configured LLM corrector on each page's raw text and prints raw vs corrected word F1.
+
+``bench correct`` takes clean receipt text (SROIE ground-truth lines), injects OCR confusions
+into it with a fixed seed, runs the configured corrector and prints:
+- fixed: share of injected errors restored exactly;
+- false corrections: share of clean tokens changed;
+- numeric tokens changed: clean well-formed numbers/dates/amounts changed (must be 0);
+- lines per second, with the baseline (no corrector) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from inbox_ocr.bench.scoring import FIELDS, Totals, read_sroie, score_page
+from inbox_ocr.config import LlmSettings, Settings, load_settings
+from inbox_ocr.correct.confusion import is_well_formed_value
+from inbox_ocr.correct.process import SupervisedCorrector
+from inbox_ocr.ocr.engines import engine_factory
+from inbox_ocr.split import SplitLimits, open_pages
+
+# Letter -> digit in words, digit -> letter in numbers: what OCR engines do.
+WORD_NOISE = {"o": "0", "O": "0", "l": "1", "I": "1", "s": "5", "S": "5", "B": "8", "Z": "2"}
+NUMBER_NOISE = {"0": "O", "1": "l", "5": "S", "8": "B"}
+
+
+@dataclass
+class Noisy:
+    clean: list[str]
+    noisy: list[str]
+    injected: set[int]  # token indexes that were changed
+
+
+def read_sroie_lines(dataset: Path, limit: int) -> list[str]:
+    lines: list[str] = []
+    for csv in sorted((dataset / "box").glob("*.csv"))[:limit]:
+        for row in csv.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = row.split(",", 8)
+            if len(parts) == 9 and parts[8].strip():
+                lines.append(" ".join(parts[8].split()))
+    return lines
+
+
+def inject(line: str, rng: random.Random, rate: float) -> Noisy:
+    """Corrupt about ``rate`` of the tokens with one OCR confusion each."""
+    clean = line.split(" ")
+    noisy = list(clean)
+    injected: set[int] = set()
+    for i, token in enumerate(clean):
+        if rng.random() >= rate:
+            continue
+        numeric = is_well_formed_value(token.strip(",:;")) and any(c in "." for c in token)
+        table = NUMBER_NOISE if numeric else WORD_NOISE
+        letters = sum(c.isalpha() for c in token)
+        if not numeric and (letters < 4 or letters != len(token.strip(".,:;"))):
+            continue  # corrupt real words only, as OCR does most visibly
+        spots = [j for j, c in enumerate(token) if c in table]
+        if not spots:
+            continue
+        j = rng.choice(spots)
+        noisy[i] = token[:j] + table[token[j]] + token[j + 1:]
+        injected.add(i)
+    return Noisy(clean, noisy, injected)
+
+
+def bench_correct(dataset: Path, limit: int, rate: float, seed: int, settings: LlmSettings) -> str:
+    rng = random.Random(seed)
+    corpus = [inject(line, rng, rate) for line in read_sroie_lines(dataset, limit)]
+    corrector = SupervisedCorrector(settings)
+    t0 = time.perf_counter()
+    corrector.load()
+    load_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    for sample in corpus:
+        " ".join(sample.noisy).split(" ")  # baseline: the pass-through does nothing more
+    base_s = time.perf_counter() - t0
+
+    fixed = injected = clean_total = clean_changed = numeric_changed = 0
+    t0 = time.perf_counter()
+    for sample in corpus:
+        out = corrector.correct(1, " ".join(sample.noisy)).text
+        tokens = out.split(" ")
+        if len(tokens) != len(sample.clean):
+            tokens = (tokens + [""] * len(sample.clean))[: len(sample.clean)]
+        for i, (want, got, was) in enumerate(zip(sample.clean, tokens, sample.noisy, strict=True)):
+            if i in sample.injected:
+                injected += 1
+                fixed += got == want
+            else:
+                clean_total += 1
+                if got != was:
+                    clean_changed += 1
+                    numeric_changed += is_well_formed_value(was.strip(",:;"))
+    llm_s = time.perf_counter() - t0
+    corrector.close()
+    lines = len(corpus)
+    return "\n".join([
+        f"bench correct: {lines} lines from {dataset} (limit {limit} receipts), "
+        f"confusion rate {rate}, seed {seed}, model {corrector.name}, margin {settings.margin}",
+        f"  model load            {load_s:.2f} s",
+        f"  injected errors fixed {fixed}/{injected} = {fixed / max(1, injected):.1%}",
+        f"  clean tokens changed  {clean_changed}/{clean_total} = "
+        f"{clean_changed / max(1, clean_total):.2%}",
+        f"  numeric tokens changed {numeric_changed}",
+        f"  lines per second      {lines / max(llm_s, 1e-9):.1f} with the corrector, "
+        f"{lines / max(base_s, 1e-9):.0f} without (baseline, same run)",
+    ])
+
+
+def setting_environ(spec: str) -> dict[str, str]:
+    """``"rapidocr,upscale_dpi=300"`` -> ``[ocr]`` overrides, validated by the config loader."""
+    name, *pairs = [part.strip() for part in spec.split(",")]
+    env = {"INBOX_OCR_OCR_ENGINE": name}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            from inbox_ocr.errors import ConfigError
+
+            raise ConfigError(f"--engine {spec}", f"expected key=value after the engine, got {pair!r}")
+        env[f"INBOX_OCR_OCR_{key.strip().upper()}"] = value.strip()
+    return env
+
+
+@dataclass
+class QualityRow:
+    spec: str
+    raw: Totals
+    corrected: Totals | None = None
+    corrections: int = 0
+    correct_seconds: float = 0.0
+    truncated: int = 0  # pages the engine cut short (Aspose evaluation mode)
+
+
+def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Path | None,
+                  corrector: bool) -> str:
+    """Score each engine setting on the dataset; returns the printed report (markdown table)."""
+    truths = list(read_sroie(dataset, limit))
+    # As in the daemon's OCR workers: OpenMP threads only slow Tesseract on small images.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    base = load_settings(config, {}, check_paths=False)
+    limits = SplitLimits(int(base.limits.max_file_mb * 2**20), base.limits.max_pages,
+                         int(base.limits.max_page_megapixels * 1e6))
+    llm: SupervisedCorrector | None = None
+    if corrector:
+        llm = SupervisedCorrector(base.llm)
+        llm.load()
+    rows: list[QualityRow] = []
+    try:
+        for spec in specs or [base.ocr.engine]:
+            settings: Settings = load_settings(config, setting_environ(spec), check_paths=False)
+            engine = engine_factory(settings.ocr, limits.max_page_pixels, workers=1)()
+            row = QualityRow(spec, Totals(), Totals() if llm else None)
+            try:
+                for image, truth in truths:
+                    t0 = time.perf_counter()
+                    _count, pages = open_pages(image, settings.ocr.dpi, limits)
+                    results = [engine.recognize(page) for _n, page, _dpi in pages]
+                    text = "\f".join(r.text for r in results)
+                    row.truncated += sum(r.evaluation_truncated for r in results)
+                    row.raw.add(score_page(truth, text), time.perf_counter() - t0)
+                    if llm and row.corrected is not None:
+                        t0 = time.perf_counter()
+                        corrected = llm.correct(1, text)
+                        row.correct_seconds += time.perf_counter() - t0
+                        row.corrections += len(corrected.corrections)
+                        row.corrected.add(score_page(truth, corrected.text))
+            finally:
+                engine.close()
+            rows.append(row)
+    finally:
+        if llm:
+            llm.close()
+    return format_quality(dataset, len(truths), rows, llm.name if llm else None)
+
+
+def format_quality(dataset: Path, pages: int, rows: list[QualityRow], model: str | None) -> str:
+    out = [
+        f"bench quality: {pages} receipts from {dataset}",
+        "",
+        "| engine, settings | word P | word R | word F1 | line CER | "
+        + " | ".join(FIELDS) + " | s/page | truncated |",
+        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in FIELDS) + " | --- | --- |",
+    ]
+    for row in rows:
+        t = row.raw
+        fields = " | ".join(f"{t.field_rate(name):.1%}" for name in FIELDS)
+        out.append(f"| {row.spec} | {t.precision:.3f} | {t.recall:.3f} | {t.f1:.3f} | "
+                   f"{t.cer:.3f} | {fields} | {t.seconds_per_page:.2f} | {row.truncated} |")
+    if model is not None:
+        out += ["", f"Corrector {model}: raw vs corrected text of the same OCR output", "",
+                "| engine, settings | raw word F1 | corrected word F1 | change | corrections | "
+                "corrector s/page |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        for row in rows:
+            if row.corrected is None:
+                continue
+            delta = row.corrected.f1 - row.raw.f1
+            out.append(f"| {row.spec} | {row.raw.f1:.4f} | {row.corrected.f1:.4f} | "
+                       f"{delta:+.4f} | {row.corrections} | "
+                       f"{row.correct_seconds / max(1, row.raw.pages):.2f} |")
+    return "\n".join(out)
