@@ -18,13 +18,13 @@ from pathlib import Path
 from inbox_ocr import __version__
 from inbox_ocr.config import ENV_CONFIG_FILE, Settings, load_settings
 from inbox_ocr.correct.process import make_corrector
+from inbox_ocr.document import engine_factory_for, read_document
 from inbox_ocr.errors import ConfigError, ExitCode, InboxOcrError
-from inbox_ocr.ocr.engines import engine_factory
+from inbox_ocr.intake.documents import make_document
 from inbox_ocr.ops import audit, journald, status
 from inbox_ocr.outbox.files import quarantined, release
 from inbox_ocr.outbox.journal import Journal
 from inbox_ocr.service import Service
-from inbox_ocr.split import SplitLimits, open_pages
 
 DEFAULT_CONFIG = Path("/etc/inbox-ocr/inbox-ocr.toml")
 
@@ -193,7 +193,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_check_config(path: Path) -> int:
     settings = load_settings(path)
-    engine_factory(settings.ocr)  # languages installed, tessdata found
+    engine_factory_for(settings)  # languages installed, tessdata found
     print(f"{path}: ok (inbox {settings.paths.inbox}, engine {settings.ocr.engine}, "
           f"{settings.ocr.worker_count()} OCR workers)")
     return ExitCode.OK
@@ -285,31 +285,35 @@ def cmd_correct(config: Path | None, report: bool) -> int:
 
 
 def cmd_ocr(files: list[Path], config: Path | None) -> int:
-    """The tutorial's one-off use: OCR each file and print raw and corrected text."""
+    """The tutorial's one-off use: each file through the daemon's document path
+    (``inbox_ocr.document``), printing raw and corrected text page by page."""
     settings: Settings = load_settings(config, check_paths=False)
     audit.configure("warning", "auto", None, sys.stderr)
-    limits = SplitLimits(int(settings.limits.max_file_mb * 1024 * 1024), settings.limits.max_pages,
-                         int(settings.limits.max_page_megapixels * 1e6))
-    engine = engine_factory(settings.ocr, limits.max_page_pixels, workers=1)()
+    engine = engine_factory_for(settings, workers=1)()
     corrector = make_corrector(settings)
     corrector.load()
     status = ExitCode.OK
     try:
         for path in files:
             try:
-                _count, pages = open_pages(path, settings.ocr.dpi, limits)
-                for number, image, _dpi in pages:
-                    raw = engine.recognize(image).text
-                    result = corrector.correct(number, raw)
-                    print(f"==> {path} page {number}: raw <==\n{raw}\n")
-                    print(f"==> {path} page {number}: corrected "
-                          f"({len(result.corrections)} corrections) <==\n{result.text}\n")
-                    if result.warning is not None:
-                        print(f"inbox-ocr: {path} page {number}: {result.warning}: "
-                              f"{result.detail}", file=sys.stderr)
+                st = path.stat()
+                document = make_document(path, st.st_size, st.st_mtime_ns, time.time())
+                reading = read_document(document, settings, engine, corrector,
+                                        with_fields=False)
+            except OSError as exc:
+                print(f"inbox-ocr: {path}: cannot read: {exc.strerror}", file=sys.stderr)
+                status = ExitCode.FAILED
+                continue
             except InboxOcrError as exc:
                 print(f"inbox-ocr: {path}: {exc.reason}: {exc}", file=sys.stderr)
                 status = ExitCode.FAILED
+                continue
+            for page in reading.pages:
+                print(f"==> {path} page {page.number}: raw <==\n{page.raw_text}\n")
+                print(f"==> {path} page {page.number}: corrected "
+                      f"({len(page.corrections)} corrections) <==\n{page.text}\n")
+                for warning in page.warnings:
+                    print(f"inbox-ocr: {path}: {warning}", file=sys.stderr)
     finally:
         engine.close()
         corrector.close()

@@ -25,20 +25,16 @@ are processed at least once. Content already done is not OCR'd again (``pipeline
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import itertools
 import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import Enum
-from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
 
+from inbox_ocr import document as steps
 from inbox_ocr import faults
 from inbox_ocr.config import Settings
 from inbox_ocr.correct.corrector import Corrector
@@ -51,35 +47,33 @@ from inbox_ocr.errors import (
     RetriesExhausted,
     TransientError,
 )
-from inbox_ocr.fields.extract import FIELD_NAMES, PageInput, extract_fields
 from inbox_ocr.intake.completeness import Ending, judge, read_ends
-from inbox_ocr.ocr.engines import OcrResult, run_in
+from inbox_ocr.ocr.api import OcrResult
 from inbox_ocr.ops import audit
 from inbox_ocr.outbox.fieldcsv import CSV_NAME, append_row, csv_row
-from inbox_ocr.outbox.files import Outbox, build_result, page_text, page_warnings
+from inbox_ocr.outbox.files import Outbox
 from inbox_ocr.outbox.journal import COMMITTED, Journal, Row
-from inbox_ocr.records import CORRECTOR_WARNINGS, Document, DocumentEnd, PageImage, PageText
-from inbox_ocr.split import SplitLimits, open_pages
+from inbox_ocr.outbox.result import build_result, page_text, page_warnings
+from inbox_ocr.records import (
+    CORRECTOR_WARNINGS,
+    Document,
+    DocumentEnd,
+    Outcome,
+    PageImage,
+    PageText,
+)
+from inbox_ocr.threads import run_in
 
 log = audit.get_logger()
 
-_SEQUENCE = itertools.count(1)
 #: Seconds to wait before looking once more whether a file that failed to read is still
 #: growing (at most watch.stable_seconds).
 RECHECK_SECONDS = 1.0
 
 
-class Outcome(Enum):
-    PROCESSED = "processed"
-    FAILED = "failed"  # quarantined in failed/
-    DEFERRED = "deferred"  # left in the inbox, to be retried after a back-off
-    DUPLICATE = "duplicate"  # content already done: archived without OCR
-    POSTPONED = "postponed"  # same content in flight right now: look again once it is stable
-
-
 class Engines(Protocol):
     """What the pipeline needs from an OCR pool (``inbox_ocr.ocr.pool.ProcessEnginePool``, or
-    ``inbox_ocr.ocr.engines.EnginePool`` in-process). ``recognize`` raises InboxOcrError subclasses."""
+    ``inbox_ocr.ocr.pool.EnginePool`` in-process). ``recognize`` raises InboxOcrError subclasses."""
 
     name: str
     version: str
@@ -112,27 +106,6 @@ class _Pending:
     end: DocumentEnd | None = None
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def make_document(path: Path, size: int, mtime_ns: int, received_at: float) -> Document:
-    """Hash the file and build its record (worker thread). Raises OSError if unreadable."""
-    sha = sha256_file(path)
-    return Document(
-        id=f"{sha[:12]}-{next(_SEQUENCE)}",
-        path=path,
-        sha256=sha,
-        size=size,
-        mtime_ns=mtime_ns,
-        received_at=received_at,
-    )
-
-
 class Pipeline:
     """Owns the queues and stage tasks. ``start`` creates the tasks, ``submit`` feeds a document
     (waits while the intake queue is full), ``close`` sends end-of-stream, ``wait`` returns when
@@ -163,7 +136,6 @@ class Pipeline:
         self._io = ThreadPoolExecutor(2, thread_name_prefix="io")
         self._correct_pool = ThreadPoolExecutor(1, thread_name_prefix="correct")
         self._outbox = Outbox(settings.paths.outbox, settings.paths.archive, settings.paths.failed)
-        self._limits = _split_limits(settings)
         self._started: dict[str, float] = {}
         self._rows: dict[str, Row] = {}  # document id -> its journal row
         self._active: dict[str, int] = {}  # sha256 -> documents with that content in flight
@@ -188,7 +160,6 @@ class Pipeline:
     def reconfigure(self, settings: Settings) -> None:
         """SIGHUP: new folders and limits apply to documents from now on (inbox_ocr.reload)."""
         self._settings = settings
-        self._limits = _split_limits(settings)
         self._outbox = Outbox(settings.paths.outbox, settings.paths.archive, settings.paths.failed)
 
     @property
@@ -293,9 +264,7 @@ class Pipeline:
         emitted = 0
         try:
             await run_in(self._io, _recheck, document)
-            count, pages = await run_in(
-                self._io, open_pages, document.path, self._settings.ocr.dpi, self._limits
-            )
+            count, pages = await run_in(self._io, steps.split, document.path, self._settings)
             while True:
                 t0 = self._clock()
                 item = await run_in(self._io, next, pages, None)
@@ -343,9 +312,8 @@ class Pipeline:
             page.image.close()  # the page image is not needed past this point
         timings["ocr"] = self._clock() - t0
         log.debug(audit.PAGE_OCR, words=len(result.words), seconds=round(timings["ocr"], 3))
-        return PageText(page.document, page.number, width, height, page.dpi, result.text,
-                        result.text, result.words, timings,
-                        evaluation_truncated=result.evaluation_truncated)
+        return steps.page_text(page.document, page.number, (width, height), page.dpi, result,
+                               timings)
 
     async def _correct_stage(self) -> None:
         open_workers = self._engines.workers
@@ -362,21 +330,7 @@ class Pipeline:
         await self.done_q.put(None)
 
     async def _correct(self, page: PageText) -> PageText:
-        t0 = self._clock()
-        result = await run_in(self._correct_pool, self._corrector.correct, page.number,
-                              page.raw_text)
-        timings = {**page.timings, "correct": self._clock() - t0}
-        warnings = page.warnings
-        if result.warning is not None:
-            # The page goes on with (partly) raw text: the document never fails for it.
-            warnings += (f"page {page.number}: {result.warning}: {result.detail}",)
-            log.warning(audit.CORRECTION_FAILED, status=result.warning, detail=result.detail)
-        if result.corrections:
-            log.info(audit.PAGE_CORRECTED, corrections=len(result.corrections))
-        return PageText(page.document, page.number, page.width, page.height, page.dpi,
-                        page.raw_text, result.text, page.words, timings, result.corrections,
-                        warnings=warnings, evaluation_truncated=page.evaluation_truncated,
-                        correction=result.status)
+        return await run_in(self._correct_pool, steps.correct, self._corrector, page, self._clock)
 
     async def _outbox_stage(self) -> None:
         pending: dict[str, _Pending] = {}
@@ -424,7 +378,7 @@ class Pipeline:
         await run_in(self._io, self._journal.begin_commit, row.id, stem)
         warnings = page_warnings(pages)
         finished_at = self._wallclock()
-        fields, field_warnings = await run_in(self._io, _fields_of, pages, finished_at)
+        fields, field_warnings = await run_in(self._io, steps.fields, pages, finished_at)
         warnings += field_warnings
         started_wall = finished_at - (self._clock() - entry.started)
         engine = {"name": self._engines.name, "version": self._engines.version,
@@ -586,14 +540,6 @@ class Pipeline:
             self._on_outcome(document, Outcome.DUPLICATE)
 
 
-def _split_limits(settings: Settings) -> SplitLimits:
-    return SplitLimits(
-        max_file_bytes=int(settings.limits.max_file_mb * 1024 * 1024),
-        max_pages=settings.limits.max_pages,
-        max_page_pixels=int(settings.limits.max_page_megapixels * 1_000_000),
-    )
-
-
 def _recheck(document: Document) -> None:
     """Right before use: is the file still the regular file that was admitted?"""
     try:
@@ -626,21 +572,6 @@ def still_arriving(document: Document, unfinished_seconds: float, now: float) ->
     if verdict.ending is Ending.UNFINISHED:
         return f"{verdict.reason}, last written {age:.0f} s ago"
     return None
-
-
-def _fields_of(pages: list[PageText], finished_at: float
-               ) -> tuple[dict[str, dict[str, Any] | None], list[str]]:
-    """The result's ``fields`` object and its warnings. Field extraction must never cost a
-    document its result: an unexpected error leaves every field null, with a warning."""
-    today = datetime.fromtimestamp(finished_at).date()
-    inputs = [PageInput(p.number, p.text, tuple((w.text, w.confidence) for w in p.words))
-              for p in pages]
-    try:
-        found = extract_fields(inputs, today=today)
-    except Exception as exc:
-        log.exception(audit.INTERNAL_ERROR, stage="fields", error_class=type(exc).__name__)
-        return dict.fromkeys(FIELD_NAMES), [f"fields: extraction failed ({type(exc).__name__})"]
-    return found.as_json(), list(found.warnings)
 
 
 def _sum_timings(pages: list[PageText]) -> dict[str, float]:

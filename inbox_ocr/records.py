@@ -8,6 +8,7 @@ stage so the outbox knows how many pages to wait for, and whether splitting fail
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,3 +135,11 @@ class DocumentEnd:
     document: Document
     pages: int
     error: InboxOcrError | None = None
+
+
+class Outcome(Enum):
+    PROCESSED = "processed"
+    FAILED = "failed"  # quarantined in failed/
+    DEFERRED = "deferred"  # left in the inbox, to be retried after a back-off
+    DUPLICATE = "duplicate"  # content already done: archived without OCR
+    POSTPONED = "postponed"  # same content in flight right now: look again once it is stable

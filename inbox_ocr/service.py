@@ -23,10 +23,11 @@ from typing import Any
 from inbox_ocr import reload
 from inbox_ocr.config import Settings
 from inbox_ocr.correct.process import make_corrector
+from inbox_ocr.document import engine_factory_for
 from inbox_ocr.errors import ConfigError, ExitCode, StartupError, TransientError
+from inbox_ocr.intake.documents import sha256_file
 from inbox_ocr.intake.intake import Intake
 from inbox_ocr.intake.watcher import start_observer
-from inbox_ocr.ocr.engines import engine_factory
 from inbox_ocr.ocr.pool import ProcessEnginePool, release_big_buffers
 from inbox_ocr.ops import audit
 from inbox_ocr.ops.notify import Notifier
@@ -34,8 +35,8 @@ from inbox_ocr.ops.reporter import Supervisor
 from inbox_ocr.outbox.fieldcsv import CSV_NAME, restore_row
 from inbox_ocr.outbox.files import Outbox
 from inbox_ocr.outbox.journal import Journal
-from inbox_ocr.pipeline import Engines, Outcome, Pipeline, sha256_file
-from inbox_ocr.records import Document
+from inbox_ocr.pipeline import Engines, Pipeline
+from inbox_ocr.records import Document, Outcome
 
 log = audit.get_logger()
 
@@ -59,8 +60,9 @@ def prepare_folders(settings: Settings) -> None:
 def make_engines(settings: Settings) -> Engines:
     """The OCR pool: one engine per worker process (crash and hang isolation)."""
     release_big_buffers()  # page images pass through this process too
-    engine_factory(settings.ocr)  # checks the engine's settings before any process starts
-    return ProcessEnginePool(settings.ocr, settings.ocr.worker_count(),
+    # Checks the engine's settings before any process starts; each worker builds from it.
+    factory = engine_factory_for(settings)
+    return ProcessEnginePool(factory, settings.ocr.worker_count(),
                              settings.limits.ocr_seconds_per_page)
 
 

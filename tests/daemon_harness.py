@@ -9,8 +9,7 @@ from typing import TypeVar
 
 from inbox_ocr.config import load_settings
 from inbox_ocr.errors import ExitCode
-from inbox_ocr.pipeline import Outcome
-from inbox_ocr.records import Document
+from inbox_ocr.records import Document, Outcome
 from inbox_ocr.service import Service
 
 T = TypeVar("T")

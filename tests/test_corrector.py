@@ -20,8 +20,7 @@ from inbox_ocr.correct.model import choose_gguf, resolve_model
 from inbox_ocr.correct.process import SupervisedCorrector
 from inbox_ocr.errors import ConfigError
 from inbox_ocr.ops import audit
-from inbox_ocr.pipeline import Outcome
-from inbox_ocr.records import PageCorrection
+from inbox_ocr.records import Outcome, PageCorrection
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 

@@ -14,9 +14,10 @@ from PIL import Image
 from inbox_ocr.bench.samples import SAMPLES, render_page
 from inbox_ocr.config import OcrSettings
 from inbox_ocr.errors import ConfigError
+from inbox_ocr.ocr.api import OcrEngine
 from inbox_ocr.ocr.aspose import split_evaluation_marker
-from inbox_ocr.ocr.engines import OcrEngine, engine_factory
 from inbox_ocr.ocr.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
+from inbox_ocr.ocr.registry import engine_factory
 
 REPO = Path(__file__).resolve().parents[1]
 INVOICE = SAMPLES["invoice-acme.png"][0]

@@ -20,7 +20,7 @@ from pypdf import PdfWriter
 from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.faults import CRASH_ENV
 from inbox_ocr.ops import audit
-from inbox_ocr.pipeline import Outcome
+from inbox_ocr.records import Outcome
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 from tests.test_cli import Process, cli

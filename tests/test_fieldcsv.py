@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from inbox_ocr.errors import OutboxUnavailable
-from inbox_ocr.fields.extract import FIELD_NAMES
+from inbox_ocr.fields import FIELD_NAMES
 from inbox_ocr.outbox.fieldcsv import append_row, csv_header, csv_row, restore_row
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from inbox_ocr.fields.extract import (
+from inbox_ocr.fields import (
     FIELD_NAMES,
     AmbiguousNumber,
     Fields,

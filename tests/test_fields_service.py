@@ -16,7 +16,7 @@ import pytest
 from inbox_ocr.bench.fields import Case, invoice2data_cases, normalise, report, score, sroie_cases
 from inbox_ocr.bench.samples import SAMPLES, write_sample
 from inbox_ocr.errors import ExitCode
-from inbox_ocr.fields.extract import FIELD_NAMES, PageInput, extract_fields
+from inbox_ocr.fields import FIELD_NAMES, PageInput, extract_fields
 from inbox_ocr.outbox.fieldcsv import CSV_NAME, csv_header
 from tests.conftest import SHARED_DATASETS, Workspace
 from tests.daemon_harness import Harness, run
@@ -153,12 +153,12 @@ def test_invoice2data_ground_truth() -> None:
 
 def test_a_bug_in_field_extraction_never_costs_the_result(workspace: Workspace,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import inbox_ocr.pipeline
+    import inbox_ocr.document
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(inbox_ocr.pipeline, "extract_fields", broken)
+    monkeypatch.setattr(inbox_ocr.document, "extract_fields", broken)
     write_sample(workspace.inbox / "invoice-acme.png", SAMPLES["invoice-acme.png"])
     assert oneshot(workspace) == ExitCode.OK
     acme = result(workspace, "invoice-acme")

@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from inbox_ocr.errors import CorruptInput, OutboxUnavailable
-from inbox_ocr.outbox.files import (
-    Outbox,
-    build_result,
-    page_text,
-    page_warnings,
-    unique_name,
-    unique_stem,
-    write_atomic,
-)
+from inbox_ocr.outbox.files import Outbox, unique_name, unique_stem, write_atomic
+from inbox_ocr.outbox.result import build_result, page_text, page_warnings
 from inbox_ocr.records import Correction, Document, PageText, Word
 
 

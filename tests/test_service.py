@@ -12,7 +12,7 @@ import pytest
 from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.errors import ExitCode
 from inbox_ocr.ops import audit
-from inbox_ocr.pipeline import Outcome
+from inbox_ocr.records import Outcome
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 

@@ -15,8 +15,10 @@ from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.config import WatchSettings
 from inbox_ocr.errors import CorruptInput, InputChanged
 from inbox_ocr.intake.completeness import Ending, judge
+from inbox_ocr.intake.documents import make_document
 from inbox_ocr.ops import audit
-from inbox_ocr.pipeline import Outcome, make_document, still_arriving
+from inbox_ocr.pipeline import still_arriving
+from inbox_ocr.records import Outcome
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 

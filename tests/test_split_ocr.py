@@ -10,7 +10,8 @@ from PIL import Image
 from inbox_ocr.bench.samples import SAMPLES, write_sample
 from inbox_ocr.config import OcrSettings
 from inbox_ocr.errors import ConfigError, CorruptInput, LimitExceeded, UnsupportedFormat
-from inbox_ocr.ocr.engines import TesseractEngine, engine_factory, find_tessdata
+from inbox_ocr.ocr.registry import engine_factory
+from inbox_ocr.ocr.tesseract import TesseractEngine, find_tessdata
 from inbox_ocr.split import SplitLimits, detect_format, open_pages
 
 LIMITS = SplitLimits(max_file_bytes=50 * 2**20, max_pages=50, max_page_pixels=60_000_000)

@@ -17,10 +17,11 @@ from PIL import Image
 from inbox_ocr import cli
 from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.errors import ExitCode
-from inbox_ocr.ocr.engines import EnginePool, OcrResult
+from inbox_ocr.ocr.api import OcrResult
+from inbox_ocr.ocr.pool import EnginePool
 from inbox_ocr.ops import audit
 from inbox_ocr.ops.notify import Notifier, watchdog_period
-from inbox_ocr.pipeline import Outcome
+from inbox_ocr.records import Outcome
 from tests.conftest import Workspace
 from tests.daemon_harness import Harness, run
 from tests.notify_socket import NotifySocket

@@ -26,9 +26,10 @@ from pathlib import Path
 from inbox_ocr.bench.scoring import FIELDS, Totals, read_sroie, score_page
 from inbox_ocr.config import LlmSettings, Settings, load_settings
 from inbox_ocr.correct.confusion import is_well_formed_value
-from inbox_ocr.correct.process import SupervisedCorrector
-from inbox_ocr.ocr.engines import engine_factory
-from inbox_ocr.split import SplitLimits, open_pages
+from inbox_ocr.correct.corrector import Corrector, PassThroughCorrector
+from inbox_ocr.correct.process import SupervisedCorrector, make_corrector
+from inbox_ocr.document import engine_factory_for, read_document
+from inbox_ocr.intake.documents import make_document
 
 # Letter -> digit in words, digit -> letter in numbers: what OCR engines do.
 WORD_NOISE = {"o": "0", "O": "0", "l": "1", "I": "1", "s": "5", "S": "5", "B": "8", "Z": "2"}
@@ -145,44 +146,43 @@ class QualityRow:
 
 def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Path | None,
                   corrector: bool) -> str:
-    """Score each engine setting on the dataset; returns the printed report (markdown table)."""
+    """Score each engine setting on the dataset; returns the printed report (markdown table).
+
+    Each receipt goes through the daemon's own document path (``inbox_ocr.document``), with
+    the corrector the config asks for when ``corrector`` is true, else the pass-through."""
     truths = list(read_sroie(dataset, limit))
     # As in the daemon's OCR workers: OpenMP threads only slow Tesseract on small images.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     base = load_settings(config, {}, check_paths=False)
-    limits = SplitLimits(int(base.limits.max_file_mb * 2**20), base.limits.max_pages,
-                         int(base.limits.max_page_megapixels * 1e6))
-    llm: SupervisedCorrector | None = None
-    if corrector:
-        llm = SupervisedCorrector(base.llm)
-        llm.load()
+    fixer: Corrector = make_corrector(base) if corrector else PassThroughCorrector()
+    fixer.load()
     rows: list[QualityRow] = []
     try:
         for spec in specs or [base.ocr.engine]:
             settings: Settings = load_settings(config, setting_environ(spec), check_paths=False)
-            engine = engine_factory(settings.ocr, limits.max_page_pixels, workers=1)()
-            row = QualityRow(spec, Totals(), Totals() if llm else None)
+            engine = engine_factory_for(settings, workers=1)()
+            row = QualityRow(spec, Totals(), Totals() if corrector else None)
             try:
                 for image, truth in truths:
                     t0 = time.perf_counter()
-                    _count, pages = open_pages(image, settings.ocr.dpi, limits)
-                    results = [engine.recognize(page) for _n, page, _dpi in pages]
-                    text = "\f".join(r.text for r in results)
-                    row.truncated += sum(r.evaluation_truncated for r in results)
-                    row.raw.add(score_page(truth, text), time.perf_counter() - t0)
-                    if llm and row.corrected is not None:
-                        t0 = time.perf_counter()
-                        corrected = llm.correct(1, text)
-                        row.correct_seconds += time.perf_counter() - t0
-                        row.corrections += len(corrected.corrections)
-                        row.corrected.add(score_page(truth, corrected.text))
+                    st = image.stat()
+                    document = make_document(image, st.st_size, st.st_mtime_ns, time.time())
+                    pages = read_document(document, settings, engine, fixer,
+                                          with_fields=False).pages
+                    correct_s = sum(p.timings.get("correct", 0.0) for p in pages)
+                    row.truncated += sum(p.evaluation_truncated for p in pages)
+                    row.raw.add(score_page(truth, "\f".join(p.raw_text for p in pages)),
+                                time.perf_counter() - t0 - correct_s)
+                    if row.corrected is not None:
+                        row.correct_seconds += correct_s
+                        row.corrections += sum(len(p.corrections) for p in pages)
+                        row.corrected.add(score_page(truth, "\f".join(p.text for p in pages)))
             finally:
                 engine.close()
             rows.append(row)
     finally:
-        if llm:
-            llm.close()
-    return format_quality(dataset, len(truths), rows, llm.name if llm else None)
+        fixer.close()
+    return format_quality(dataset, len(truths), rows, fixer.name if corrector else None)
 
 
 def format_quality(dataset: Path, pages: int, rows: list[QualityRow], model: str | None) -> str:

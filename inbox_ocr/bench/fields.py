@@ -28,10 +28,10 @@ from pathlib import Path
 
 from inbox_ocr.config import Settings
 from inbox_ocr.correct.process import make_corrector
+from inbox_ocr.document import engine_factory_for, field_inputs, read_document
 from inbox_ocr.errors import ConfigError
-from inbox_ocr.fields.extract import Fields, PageInput, extract_fields, find_dates, money, parse_amount
-from inbox_ocr.ocr.engines import engine_factory
-from inbox_ocr.split import SplitLimits, open_pages
+from inbox_ocr.fields import Fields, PageInput, extract_fields, find_dates, money, parse_amount
+from inbox_ocr.intake.documents import make_document
 
 # dataset key -> our field name
 SROIE_FIELDS = {"date": "invoice_date", "total": "total", "company": "vendor"}
@@ -165,22 +165,16 @@ def run(dataset: Path, settings: Settings, *, limit: int | None, llm: bool,
     if not dataset.is_dir() or not cases_for(dataset)[1]:
         raise ConfigError("--dataset", f"{dataset}: no SROIE key/*.json nor invoice2data "
                           "*.json beside its *.pdf")
-    engine = engine_factory(settings.ocr)()
-    corrector = make_corrector(settings.llm if llm else replace(settings.llm, enabled=False))
+    engine = engine_factory_for(settings, workers=1)()
+    corrector = make_corrector(settings if llm else replace(
+        settings, llm=replace(settings.llm, enabled=False)))
     corrector.load()
-    split = SplitLimits(int(settings.limits.max_file_mb * 1024 * 1024),
-                        settings.limits.max_pages,
-                        int(settings.limits.max_page_megapixels * 1e6))
 
     def read_pages(path: Path) -> list[PageInput]:
-        pages = []
-        _count, images = open_pages(path, settings.ocr.dpi, split)
-        for number, image, _dpi in images:
-            result = engine.recognize(image)
-            text = corrector.correct(number, result.text).text
-            pages.append(PageInput(number, text,
-                                   tuple((w.text, w.confidence) for w in result.words)))
-        return pages
+        st = path.stat()
+        document = make_document(path, st.st_size, st.st_mtime_ns, time.time())
+        reading = read_document(document, settings, engine, corrector, with_fields=False)
+        return field_inputs(reading.pages)
 
     t0 = time.perf_counter()
     try:

@@ -27,10 +27,10 @@ from pathlib import Path, PurePath
 
 from inbox_ocr.errors import InboxOcrError, NotRegularFile
 from inbox_ocr.intake.completeness import Ending, Verdict, judge, read_ends
+from inbox_ocr.intake.documents import make_document
 from inbox_ocr.intake.stability import FileState, Ready, StabilityTracker, is_candidate_name
 from inbox_ocr.ops import audit
-from inbox_ocr.pipeline import Outcome, make_document
-from inbox_ocr.records import Document
+from inbox_ocr.records import Document, Outcome
 
 log = audit.get_logger()
 

@@ -28,7 +28,7 @@ from typing import Any
 from PIL import Image
 
 from inbox_ocr.errors import ConfigError, EngineFailed, StartupError
-from inbox_ocr.ocr.engines import OcrResult, tidy
+from inbox_ocr.ocr.api import OcrResult, tidy
 from inbox_ocr.ops import audit
 from inbox_ocr.records import Word
 

@@ -1,15 +1,18 @@
-"""OCR in worker processes: a crash or hang in native engine code costs one page, not the daemon.
+"""The OCR pools: worker processes (the daemon's), and worker threads (tests, tools).
+
+OCR in worker processes: a crash or hang in native engine code costs one page, not the daemon.
 
 ``ProcessEnginePool`` keeps ``ocr.workers`` child processes, each holding one engine built by
-``inbox_ocr.ocr.engines.engine_factory`` (so the engine stays loaded between pages). A page goes to an idle
-child over a pipe as raw pixels; the text comes back. When a child dies (segfault, OOM kill) or
-does not answer within ``limits.ocr_seconds_per_page``, it is killed and replaced and the page
-raises ``EngineCrashed`` (retryable: the document is tried again later, up to
+the factory it is given (``inbox_ocr.document.engine_factory_for``), so the engine stays loaded
+between pages. A page goes to an idle child over a pipe as raw pixels; the text comes back.
+When a child dies (segfault, OOM kill) or does not answer within
+``limits.ocr_seconds_per_page``, it is killed and replaced and the page raises
+``EngineCrashed`` (retryable: the document is tried again later, up to
 ``retry.max_attempts``); the other children and documents go on.
 
-Same interface as ``inbox_ocr.ocr.engines.EnginePool`` (the in-process thread pool, used by ``inbox-ocr
-ocr`` and by tests of the engines themselves). Children are started with the ``spawn`` method:
-the daemon has threads (watchdog, llama.cpp), which ``fork`` must not copy.
+``EnginePool`` has the same interface with worker threads in this process (tests of the
+pipeline that bring engines of their own). Children are started with the ``spawn`` method:
+the daemon has threads (watchdog, the model's supervisor), which ``fork`` must not copy.
 """
 
 from __future__ import annotations
@@ -20,19 +23,23 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import TypeVar
 
 from PIL import Image
 
 from inbox_ocr import faults
-from inbox_ocr.config import OcrSettings
 from inbox_ocr.errors import EngineCrashed, InboxOcrError, StartupError
-from inbox_ocr.ocr.engines import OcrResult, engine_factory, run_in
+from inbox_ocr.ocr.api import OcrEngine, OcrResult
 from inbox_ocr.ops import audit
+from inbox_ocr.threads import run_in
 
 log = audit.get_logger()
+T = TypeVar("T")
 
 START_TIMEOUT_S = 120.0
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -79,7 +86,7 @@ class _Page:
     data: bytes
 
 
-def _child_main(settings: OcrSettings, conn: Connection) -> None:
+def _child_main(factory: Callable[[], OcrEngine], conn: Connection) -> None:
     """Entry point of a worker process: build the engine, then answer pages until EOF.
 
     SIGINT/SIGTERM are ignored: systemd (KillMode=control-group) and a terminal's Ctrl-C
@@ -89,7 +96,7 @@ def _child_main(settings: OcrSettings, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        engine = engine_factory(settings)()
+        engine = factory()
     except BaseException as exc:
         conn.send(("error", exc if isinstance(exc, InboxOcrError) else StartupError(repr(exc))))
         return
@@ -119,10 +126,10 @@ def _child_main(settings: OcrSettings, conn: Connection) -> None:
 class _Child:
     """One worker process and our end of its pipe. Used by one thread at a time."""
 
-    def __init__(self, settings: OcrSettings) -> None:
+    def __init__(self, factory: Callable[[], OcrEngine]) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=_child_main, args=(settings, child_conn),
+        self.process = ctx.Process(target=_child_main, args=(factory, child_conn),
                                    name="inbox-ocr-ocr", daemon=True)
         self.process.start()
         child_conn.close()
@@ -183,8 +190,9 @@ class ProcessEnginePool:
     """``workers`` OCR processes. ``start`` (raises StartupError/ConfigError), ``recognize``
     from the event loop, ``close`` at shutdown. Dead children are replaced lazily."""
 
-    def __init__(self, settings: OcrSettings, workers: int, page_timeout: float) -> None:
-        self._settings = settings
+    def __init__(self, factory: Callable[[], OcrEngine], workers: int, page_timeout: float
+                 ) -> None:
+        self._factory = factory
         self._workers = workers
         self._timeout = page_timeout
         self._idle: asyncio.Queue[_Child | None] = asyncio.Queue()
@@ -204,7 +212,7 @@ class ProcessEnginePool:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         results = await asyncio.gather(
-            *(loop.run_in_executor(self._executor, _Child, self._settings)
+            *(loop.run_in_executor(self._executor, _Child, self._factory)
               for _ in range(self._workers)),
             return_exceptions=True)
         children = [r for r in results if isinstance(r, _Child)]
@@ -238,7 +246,7 @@ class ProcessEnginePool:
             with contextlib.suppress(ValueError):
                 self._children.remove(dead)
         try:
-            child = await run_in(self._executor, _Child, self._settings)
+            child = await run_in(self._executor, _Child, self._factory)
         except InboxOcrError as exc:
             log.error(audit.OCR_WORKER_REPLACED, error=f"replacement failed: {exc}")
             return None
@@ -251,3 +259,63 @@ class ProcessEnginePool:
             child.stop()
         self._children = []
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class EnginePool:
+    """A fixed set of worker threads, each with its own engine instance.
+
+    ``start()`` builds every engine (so a broken engine fails start-up, not the first page);
+    ``recognize`` runs on a worker thread and returns to the event loop; ``close`` frees them.
+    """
+
+    def __init__(self, factory: Callable[[], OcrEngine], workers: int) -> None:
+        self._factory = factory
+        self._workers = workers
+        self._local = threading.local()
+        self._engines: list[OcrEngine] = []
+        self._lock = threading.Lock()
+        # Tesseract's own OpenMP threads fight with ours; one each is fastest in parallel.
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="ocr")
+        self.name = ""
+        self.version = ""
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def _engine(self) -> OcrEngine:
+        engine: OcrEngine | None = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._factory()
+            self._local.engine = engine
+            with self._lock:
+                self._engines.append(engine)
+        return engine
+
+    async def start(self) -> None:
+        barrier = threading.Barrier(self._workers, timeout=120)
+
+        def warm() -> OcrEngine:
+            engine = self._engine()
+            barrier.wait()  # make sure every thread builds its own engine
+            return engine
+
+        loop = asyncio.get_running_loop()
+        engines = await asyncio.gather(
+            *(loop.run_in_executor(self._executor, warm) for _ in range(self._workers))
+        )
+        self.name, self.version = engines[0].name, engines[0].version
+
+    async def recognize(self, image: Image.Image) -> OcrResult:
+        return await self.run(lambda: self._engine().recognize(image))
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        return await run_in(self._executor, fn)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            engines, self._engines = self._engines, []
+        for engine in engines:
+            engine.close()

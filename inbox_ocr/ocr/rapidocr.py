@@ -7,7 +7,7 @@ characters' positions, which RapidOCR reports with ``return_word_box=True``, and
 Tesseract places spaces well, RapidOCR reads characters well, so the text keeps RapidOCR's
 characters with Tesseract's word breaks wherever the two agree on the characters around them.
 
-One instance per worker thread (see ``inbox_ocr.ocr.engines.OcrEngine``). ``recognize`` raises
+One instance per worker thread (see ``inbox_ocr.ocr.OcrEngine``). ``recognize`` raises
 EngineFailed for a page it cannot read.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from inbox_ocr.errors import EngineFailed, StartupError
-from inbox_ocr.ocr.engines import OcrResult
+from inbox_ocr.ocr.api import OcrResult
 from inbox_ocr.ocr.layout import Glyph, Region, assemble
 from inbox_ocr.records import Word
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from inbox_ocr.errors import OutboxUnavailable
-from inbox_ocr.fields.extract import FIELD_NAMES
+from inbox_ocr.fields import FIELD_NAMES
 
 CSV_NAME = "fields.csv"
 # Cells a spreadsheet would run as a formula; such text cells get a leading apostrophe.

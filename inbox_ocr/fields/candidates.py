@@ -1,0 +1,153 @@
+"""Candidate values next to their labels: numbers, dates, amounts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from inbox_ocr.fields.dates import DateReading, find_dates
+from inbox_ocr.fields.labels import _INVOICE_NUMBER, _Hit, _label_hits, _next_line
+from inbox_ocr.fields.lines import _Line
+from inbox_ocr.fields.model import Locale
+from inbox_ocr.fields.numbers import _NUMBER_RE, AmbiguousNumber, parse_amount
+
+_ID_TOKEN = re.compile(r"[#:.\s]*([A-Za-z0-9][A-Za-z0-9_\-/.]*[A-Za-z0-9]|[0-9])")
+
+
+def _first_id(text: str, offset: int) -> tuple[str, int, int] | None:
+    m = _ID_TOKEN.match(text)
+    if m is None:
+        return None
+    token = m.group(1)
+    if not any(c.isdigit() for c in token) or len(token) < 3 or len(token) > 40:
+        return None
+    if find_dates(token, True, date(2000, 1, 1)):
+        return None
+    return token, offset + m.start(1), offset + m.end(1)
+
+
+def _invoice_numbers(lines: Sequence[_Line]) -> list[_Hit]:
+    hits = []
+    for line, weight, m in _label_hits(lines, _INVOICE_NUMBER):
+        found = _first_id(line.text[m.end():], m.end())
+        if found is None:
+            rest = line.text[m.end():]
+            if rest.strip() and not re.match(r"\s{3,}", rest):
+                continue
+            below = _next_line(lines, line)
+            if below is None:
+                continue
+            col = below.text[max(0, m.start() - 2):]
+            found_below = _first_id(col, max(0, m.start() - 2))
+            if found_below is None or (m.start() > 2 and below.text[m.start() - 3:m.start() - 2]
+                                       .strip()):
+                continue
+            hits.append(_Hit(below, weight * 0.9, *found_below))
+            continue
+        hits.append(_Hit(line, weight, *found))
+    # A line that is only "# <id>": how some templates print "Invoice #" in a header box.
+    for line in lines:
+        alone = re.fullmatch(r"\s*#\s*([A-Za-z0-9][A-Za-z0-9_\-/.]*)\s*", line.text)
+        if alone and any(c.isdigit() for c in alone[1]) and len(alone[1]) >= 3:
+            hits.append(_Hit(line, 0.5, alone[1], alone.start(1), alone.end(1)))
+    return hits
+
+
+def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]]],
+               locale: Locale, today: date, *, unlabelled: bool,
+               skip: re.Pattern[str] | None) -> list[tuple[_Hit, DateReading]]:
+    hits: list[tuple[_Hit, DateReading]] = []
+    labelled_lines = set()
+    for line, weight, m in _label_hits(lines, labels):
+        before = line.text[:m.end()]
+        if skip is not None and skip.search(before[max(0, m.start() - 12):]):
+            continue
+        readings = find_dates(line.text[m.end():], locale.day_first, today)
+        if readings:
+            r = readings[0]
+            r = DateReading(r.value, r.text, r.start + m.end(), r.end + m.end(), r.problem)
+            hits.append((_Hit(line, weight, r.text, r.start, r.end), r))
+            labelled_lines.add((line.page, line.number))
+    if unlabelled:
+        for line in lines:
+            if (line.page, line.number) in labelled_lines:
+                continue
+            readings = find_dates(line.text, locale.day_first, today)
+            if not readings:
+                continue
+            if skip is not None and skip.search(line.text[:readings[0].start]):
+                continue
+            r = readings[0]
+            hits.append((_Hit(line, 0.6, r.text, r.start, r.end), r))
+    return hits
+
+
+def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]]],
+                 locale: Locale, reject: re.Pattern[str] | None = None,
+                 strong_reject: re.Pattern[str] | None = None,
+                 ) -> list[tuple[_Hit, Decimal | None, str | None]]:
+    """(hit, value or None, problem) for the last number on each labelled line, or, when the
+    label ends its line, the last number of the next line (printed below it)."""
+    cents = _prints_cents(lines)
+    found = []
+    for line, weight, m in _label_hits(lines, labels, reject, strong_reject):
+        last = _last_number(line.text, m.end())
+        rest = line.text[m.end():]
+        if last is None and len(rest.strip()) <= 15 and not any(c.isdigit() for c in rest):
+            below = _next_line(lines, line)
+            if below is not None and (last := _last_number(below.text, 0)) is not None:
+                line = below
+        if last is None:
+            continue
+        text, start, end = last
+        try:
+            value: Decimal | None = parse_amount(text, locale.decimal)
+            problem = None
+        except AmbiguousNumber as exc:
+            value, problem = None, f"ambiguous-number: {exc}"
+        except ValueError:
+            continue
+        if value is not None and cents and value == value.to_integral_value() and "." not in \
+                text and "," not in text:
+            continue  # "2 23100": the decimal mark was lost; amounts here print cents
+        found.append((_Hit(line, weight, text, start, end), value, problem))
+    return found
+
+
+def _prints_cents(lines: Sequence[_Line]) -> bool:
+    """Whether this document prints amounts with two decimals (then a whole number on a total
+    line is a misread, not an amount)."""
+    text = "\n".join(line.text for line in lines)
+    return len(re.findall(r"(?<![\d.,])\d+[.,]\d{2}(?![\d])", text)) >= 2
+
+
+def _last_number(text: str, start: int) -> tuple[str, int, int] | None:
+    matches = [m for m in _NUMBER_RE.finditer(text, start)]
+    if not matches:
+        return None
+    m = matches[-1]
+    return m.group(0), m.start(), m.end()
+
+
+# Cents with no leading zero ending a line: "CHANGE RM .40", "Rounding RM ,02".
+_CENTS_ONLY_RE = re.compile(r"(?<![\w.,])[.,](\d{2})\s*$")
+
+
+def _plain_amounts(lines: Sequence[_Line], pattern: re.Pattern[str],
+                   locale: Locale) -> list[tuple[_Line, Decimal]]:
+    out = []
+    for line in lines:
+        if pattern.search(line.text):
+            last = _last_number(line.text, 0)
+            if last is None:
+                cents = _CENTS_ONLY_RE.search(line.text)
+                if cents is not None:
+                    out.append((line, Decimal(cents[1]) / 100))
+                continue
+            try:
+                out.append((line, parse_amount(last[0], locale.decimal)))
+            except ValueError:
+                continue
+    return out

@@ -1,0 +1,116 @@
+"""Dates as printed, in the supported languages' formats and month names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from inbox_ocr.fields.lines import _Line
+
+_MONTHS: dict[str, int] = {}
+for _n, _names in enumerate([
+    "january jan januar jänner janvier janv januari stycznia styczeń styczen",
+    "february feb februar février fevrier févr fevr februari lutego luty",
+    "march mar märz maerz marz mars mac marca marzec",
+    "april apr avril avr kwietnia kwiecień kwiecien",
+    "may mai mei maja maj",
+    "june jun juni juin czerwca czerwiec",
+    "july jul juli juillet juil julai lipca lipiec",
+    "august aug août aout ogos ogo sierpnia sierpień sierpien",
+    "september sep sept septembre września wrzesnia wrzesień wrzesien",
+    "october oct okt oktober octobre października pazdziernika październik pazdziernik",
+    "november nov novembre listopada listopad",
+    "december dec dez dezember décembre decembre déc disember grudnia grudzień grudzien",
+], 1):
+    for _name in _names.split():
+        _MONTHS[_name] = _n
+_MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+
+_DATE_RES = [
+    ("ymd", re.compile(r"(?<!\d)(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")),
+    ("num", re.compile(r"(?<![\d.])(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})(?!\d)")),
+    ("dmy", re.compile(rf"(?<![\w])(\d{{1,2}})\.?(?:st|nd|rd|th|er)?[\s\-/]*({_MONTH})\.?"
+                       r"[\s\-/,]*(\d{4}|\d{2})(?!\d)", re.IGNORECASE)),
+    ("mdy", re.compile(rf"(?<![\w])({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*"
+                       r"(\d{4})(?!\d)", re.IGNORECASE)),
+]
+
+
+@dataclass(frozen=True)
+class DateReading:
+    """A date found in a line: ``value`` (None when ambiguous or impossible), the printed
+    text, its span, and why it could not be resolved."""
+
+    value: date | None
+    text: str
+    start: int
+    end: int
+    problem: str | None = None
+
+
+def _year(text: str, today: date) -> int:
+    if len(text) == 4:
+        return int(text)
+    y = 2000 + int(text)
+    return y if y <= today.year + 1 else y - 100
+
+
+def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReading]:
+    """Every date printed in ``line``, in order. Numeric day/month order comes from
+    ``day_first``; when that is None and both orders are possible, the reading has no value
+    and its problem says so."""
+    found: list[DateReading] = []
+    taken: list[tuple[int, int]] = []
+    for kind, regex in _DATE_RES:
+        for m in regex.finditer(line):
+            if any(m.start() < e and m.end() > s for s, e in taken):
+                continue
+            text = m.group(0)
+            problem = None
+            value: date | None = None
+            try:
+                if kind == "ymd":
+                    value = date(int(m[1]), int(m[3]), int(m[4]))
+                elif kind == "dmy":
+                    value = date(_year(m[3], today), _MONTHS[m[2].lower()], int(m[1]))
+                elif kind == "mdy":
+                    value = date(int(m[3]), _MONTHS[m[1].lower()], int(m[2]))
+                else:
+                    a, b, year = int(m[1]), int(m[3]), _year(m[4], today)
+                    if a > 12 >= b or (a == b):
+                        value = date(year, b, a)
+                    elif b > 12 >= a:
+                        value = date(year, a, b)
+                    elif day_first is None:
+                        problem = (f"ambiguous-date: {text} is {a} {_month_name(b)} or "
+                                   f"{b} {_month_name(a)} and the document does not say which")
+                    else:
+                        value = date(year, b, a) if day_first else date(year, a, b)
+            except ValueError:
+                continue  # 31/02/2024 and the like are not dates
+            taken.append((m.start(), m.end()))
+            found.append(DateReading(value, text, m.start(), m.end(), problem))
+    return sorted(found, key=lambda d: d.start)
+
+
+def _month_name(n: int) -> str:
+    return date(2000, n, 1).strftime("%B")
+
+
+def _day_first_evidence(lines: Sequence[_Line]) -> bool | None:
+    """Numeric dates whose order is certain (31/12/2024 or 12/31/2024) settle it."""
+    votes = {True: 0, False: 0}
+    for line in lines:
+        for m in _DATE_RES[1][1].finditer(line.text):
+            a, b = int(m[1]), int(m[3])
+            if a > 12 >= b >= 1:
+                votes[True] += 1
+            elif b > 12 >= a >= 1 and b <= 31:
+                votes[False] += 1
+    if votes[True] and not votes[False]:
+        return True
+    if votes[False] and not votes[True]:
+        return False
+    return None

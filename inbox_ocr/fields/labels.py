@@ -1,0 +1,135 @@
+"""The labels of each field, per language, and where they are on the page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from inbox_ocr.fields.lines import _Line
+
+
+def _labels(*specs: tuple[float, str]) -> list[tuple[float, re.Pattern[str]]]:
+    return [(w, re.compile(rf"(?<![\w])(?:{p})(?![\w])", re.IGNORECASE)) for w, p in specs]
+
+
+_INVOICE_NUMBER = _labels(
+    (1.0, r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#|id)|inv\.?\s*(?:no|#)\.?"
+          r"|facture\s*(?:n\s?[°ºo]\.?|num[ée]ro)|n\s?[°º]\s*(?:de\s*)?facture|rechnungs?-?\s*(?:nummer|nr\.?)"
+          r"|faktura\s*(?:vat\s*)?(?:nr\.?|numer)|numer\s*faktury|invois\s*no\.?"),
+    (0.9, r"(?:receipt|bill|document|doc|belegs?|rachunek|resit)\s*(?:no\.?|number|nr\.?|#|num[ée]ro)"
+          r"|tax\s*invoice\s*(?:no\.?|#)|no\.?\s*(?:invois|resit|bil)"),
+    (0.6, r"booking\s*id|invoice(?=\s*:)|facture(?=\s*:)|rechnung(?=\s*:)|faktura(?=\s+\S*\d)"),
+)
+_INVOICE_DATE = _labels(
+    (1.0, r"invoice\s*date|date\s*of\s*invoice|inv\.?\s*(?:date|dt)|bill\s*date|receipt\s*date"
+          r"|date\s*(?:de\s*(?:la\s*)?)?facture|rechnungsdatum|data\s*(?:wystawienia|faktury)"
+          r"|tarikh\s*invois"),
+    (0.8, r"date|datum|data|tarikh|dated"),
+)
+_DUE_DATE = _labels(
+    (1.0, r"due\s*date|payment\s*due|pay\s*by|date\s*d'?\s*[ée]ch[ée]ance|[ée]ch[ée]ance"
+          r"|f[äa]llig(?:keitsdatum|\s*am)?|zahlbar\s*bis|zahlungsziel|termin\s*p[łl]atno[śs]ci"
+          r"|tarikh\s*(?:akhir|tamat)"),
+)
+# Dates on these lines are something else (order, delivery, period, stay).
+_OTHER_DATE = re.compile(
+    r"order|delivery|ship|check\s*(?:in|out)|period|from|until|lieferdatum|leistungs|"
+    r"commande|livraison|sprzeda|dostaw|expir|valid|printed|born|birth|due|[ée]ch[ée]ance|"
+    r"f[äa]llig|zahlungsziel|termin|du\s+\d", re.IGNORECASE)
+
+_TOTAL = _labels(
+    (1.1, r"total\s*after\s*(?:adj|round)\w*|total\s*rounded|rounded\s*total|grand\s*total"
+          r"|(?:total\s*)?(?:amount|amt)\s*due|balance\s*due|total\s*due|total\s*to\s*pay"
+          r"|amount\s*payable|total\s*payable|net+\s*total|total\s*ttc|montant\s*ttc"
+          r"|net\s*[àa]\s*payer|total\s*[àa]\s*payer|gesamtbetrag|rechnungsbetrag|endbetrag"
+          r"|zu\s*zahlen|zahlbetrag|do\s*zap[łl]aty|jumlah\s*(?:besar|keseluruhan|bersih)"
+          r"|jumlah\s*perlu\s*dibayar|total\s*for\s*this\s*invoice|invoice\s*total"
+          r"|gesamtsumme|rechnungssumme"),
+    (1.0, r"total\s*(?:sales\s*)?\(?[^)\d]{0,12}incl\w*|total\s*amount|total\s*brutto"
+          r"|suma\s*brutto|warto[śs][ćc]\s*brutto"),
+    # "Tota1", "Totat": OCR misreads of the label itself.
+    (0.8, r"tota[l1It]|jumlah|razem|summe|gesamt|montant\s*total|net+\s*amt"),
+)
+# Lines that hold another total (quantity, tax, before tax...): only for the plain labels.
+_NOT_TOTAL = re.compile(
+    r"sub|qty|quantity|items?\b|pieces|pcs|excl|exclud|before\s*tax|\bht\b|tax\b|gst\b|vat\b"
+    r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b|paid|kecil",
+    re.IGNORECASE)
+_NOT_STRONG_TOTAL = re.compile(r"sub|excl|exclud|before\s*tax|\bht\b", re.IGNORECASE)
+_SUBTOTAL = _labels(
+    (1.0, r"sub\s*-?\s*total|total\s*\(?\s*excl\w*|total\s*sales\s*\(?\s*excl\w*|total\s*ht"
+          r"|montant\s*ht|total\s*net|net\s*amount|amount\s*excl\w*|total\s*before\s*tax"
+          r"|nettobetrag|zwischensumme|summe\s*netto|gesamt\s*netto|warto[śs][ćc]\s*netto"
+          r"|razem\s*netto|jumlah\s*kecil|jumlah\s*sebelum\s*cukai|net\s*total\s*excl\w*"),
+)
+_TAX = _labels(
+    (1.0, r"total\s*(?:tax|gst|vat|sst)|(?:vat|gst|sst|tax)\s*amount|tax\s*total|montant\s*tva"
+          r"|kwota\s*vat|umsatzsteuer|mehrwertsteuer|mwst\.?|ust\.?|tva|vat|gst|sst|tax|podatek"
+          r"|cukai"),
+)
+_NOT_TAX = re.compile(
+    r"invoice|id\b|no\b|nr\b|reg|number|code|summary|incl|exclud|excl|inclus|included|rate"
+    r"|taxable|\btin\b|ust-?id|ustid|identif|intracom|n\s?[°º]|numéro|num[ée]ro|payer|st\.?-?nr|steuer-?nr"
+    r"|sub|total\s*(?:sales|amount)", re.IGNORECASE)
+_ROUNDING = re.compile(r"round|arrondi|rundung|zaokr|pelarasan|penggenapan", re.IGNORECASE)
+_CASH = re.compile(r"^\W*(?:cash|tunai|paid|esp[èe]ces|bar|got[óo]wka|amount\s*paid|tendered"
+                   r"|visa|master\s*card|mastercard|credit\s*card|debit\s*card|card|carte|karta"
+                   r"|kad|total\s*paid|payment\s*received|(?:amount\s*)?received(?:\s*cash)?)\b",
+                   re.IGNORECASE)
+_CHANGE = re.compile(r"^\W*(?:change|baki|rendu|r[üu]ckgeld|reszta)\b", re.IGNORECASE)
+_TAX_ID = _labels(
+    (1.0, r"vat\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|id|#)|vat|tva\s*(?:intra\w*)?"
+          r"|n[°º]\s*tva|ust-?\s*id(?:nr)?\.?|ust\.?\s*-?\s*idnr\.?|umsatzsteuer-?id\w*|nip"
+          r"|gst\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|id|#)|gstin|sst\s*(?:reg\.?\s*)?"
+          r"(?:no\.?|id)|tax\s*(?:reg\.?\s*)?(?:id|no\.?|number)|abn|vat/tin|tin"),
+)
+_IBAN_LABEL = re.compile(r"\bIBAN\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """A candidate value: where it was read and how strong its label was."""
+
+    line: _Line
+    weight: float
+    text: str  # the value as printed
+    start: int
+    end: int
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.line.page, self.line.number)
+
+
+def _label_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]]],
+                reject: re.Pattern[str] | None = None,
+                strong_reject: re.Pattern[str] | None = None,
+                ) -> list[tuple[_Line, float, re.Match[str]]]:
+    """(line, weight, label match) for each line, its strongest label only.
+
+    ``reject`` near a plain label (weight < 1), ``strong_reject`` near any label, drop the line.
+    """
+    hits = []
+    for line in lines:
+        for weight, regex in labels:
+            m = regex.search(line.view or line.text)
+            if m is None:
+                continue
+            around = (line.view or line.text)[: m.end() + 12]
+            if strong_reject is not None and strong_reject.search(around):
+                break
+            if weight < 1.0 and reject is not None and reject.search(around):
+                break
+            hits.append((line, weight, m))
+            break
+    return hits
+
+
+def _next_line(lines: Sequence[_Line], line: _Line) -> _Line | None:
+    """The next line on the same page: where the value sits when a label heads a column
+    (``Booking ID`` above ``IBZY2087``) or ends its line."""
+    for candidate in lines:
+        if candidate.page == line.page and candidate.number == line.number + 1:
+            return candidate
+    return None

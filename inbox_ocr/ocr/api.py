@@ -1,0 +1,56 @@
+"""What every OCR engine is and returns: the ``OcrEngine`` protocol and ``OcrResult``.
+
+Engines (``ocr.engine``): ``tesseract`` (``inbox_ocr.ocr.tesseract``), ``rapidocr``
+(``inbox_ocr.ocr.rapidocr``) and ``aspose`` (``inbox_ocr.ocr.aspose``, optional extra), built
+by ``inbox_ocr.ocr.registry.engine_factory`` and run by the pools of ``inbox_ocr.ocr.pool``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from PIL import Image
+
+from inbox_ocr.records import Word
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    """What an engine read on one page.
+
+    text: lines separated by newlines. words: in reading order, with confidence when given.
+    evaluation_truncated: the engine ran unlicensed and returned only part of the page.
+    """
+
+    text: str
+    words: tuple[Word, ...]
+    evaluation_truncated: bool = False
+
+
+class OcrEngine(Protocol):
+    """One engine instance, used by exactly one thread for its whole life.
+
+    Lifecycle: constructed on the worker thread, ``recognize`` called any number of times,
+    ``close`` once at shutdown. ``recognize`` raises EngineFailed for a page it cannot read.
+    """
+
+    name: str
+    version: str
+
+    def recognize(self, image: Image.Image) -> OcrResult: ...
+
+    def close(self) -> None: ...
+
+
+def tidy(text: str) -> str:
+    """Strip trailing spaces and collapse the blank lines Tesseract puts between blocks."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)

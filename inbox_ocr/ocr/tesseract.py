@@ -1,0 +1,125 @@
+"""Tesseract through tesserocr: the page engine, the line reader RapidOCR's word breaks use,
+and finding tessdata with the configured languages in it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from inbox_ocr.config import OcrSettings
+from inbox_ocr.errors import ConfigError, EngineFailed, StartupError
+from inbox_ocr.ocr.api import OcrResult, tidy
+from inbox_ocr.records import Word
+
+TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
+
+
+def find_tessdata(configured: str) -> Path:
+    """The tessdata folder: ``ocr.tessdata``, else $TESSDATA_PREFIX, else the distro's."""
+    env = os.environ.get("TESSDATA_PREFIX", "")
+    candidates = [configured] if configured else [env, *TESSDATA_CANDIDATES]
+    for candidate in filter(None, candidates):
+        folder = Path(candidate)
+        if folder.is_dir() and any(folder.glob("*.traineddata")):
+            return folder
+    key = "ocr.tessdata"
+    if configured:
+        raise ConfigError(key, f"{configured} holds no *.traineddata files")
+    raise ConfigError(key, "no tessdata folder found; install tesseract-ocr-eng or set ocr.tessdata")
+
+
+def load_tesseract(tessdata: Path, languages: str, psm: int) -> tuple[Any, str]:
+    """A loaded tesserocr API for ``languages`` and page segmentation mode ``psm``, and
+    Tesseract's version. Raises StartupError when the languages cannot be loaded."""
+    import tesserocr
+
+    try:
+        api = tesserocr.PyTessBaseAPI(path=str(tessdata) + os.sep, lang=languages, psm=psm)
+    except RuntimeError as exc:
+        raise StartupError(f"tesseract cannot load languages {languages!r}: {exc}") from exc
+    return api, tesserocr.tesseract_version().split()[1]
+
+
+class TesseractEngine:
+    """Tesseract through tesserocr: the engine stays loaded between pages (no process per page).
+
+    tesserocr releases the GIL while recognising, so several threads OCR in parallel.
+    """
+
+    name = "tesseract"
+
+    def __init__(self, tessdata: Path, languages: str, psm: int) -> None:
+        self._api, self.version = load_tesseract(tessdata, languages, psm)
+        # Keep word spacing as printed: invoices align columns with runs of spaces.
+        self._api.SetVariable("preserve_interword_spaces", "1")
+
+    def recognize(self, image: Image.Image) -> OcrResult:
+        import tesserocr
+
+        try:
+            self._api.SetImage(image)
+            self._api.Recognize()
+            text = self._api.GetUTF8Text()
+            words = []
+            iterator = self._api.GetIterator()
+            level = tesserocr.RIL.WORD
+            for item in tesserocr.iterate_level(iterator, level):
+                word = item.GetUTF8Text(level)
+                if word:
+                    words.append(Word(word, round(float(item.Confidence(level)), 1)))
+        except RuntimeError as exc:
+            raise EngineFailed(f"tesseract failed: {exc}") from exc
+        finally:
+            self._api.Clear()
+        return OcrResult(tidy(text), tuple(words))
+
+    def close(self) -> None:
+        self._api.End()
+
+
+class TesseractLineReader:
+    """Tesseract reading one cropped text line (page segmentation mode 7), loaded once.
+
+    Used by the RapidOCR engine for word breaks only (``ocr.rapidocr_word_breaks``): Tesseract
+    places spaces between words well, RapidOCR reads the characters better.
+    """
+
+    def __init__(self, tessdata: Path, languages: str) -> None:
+        import tesserocr
+
+        self._api, self.version = load_tesseract(tessdata, languages, tesserocr.PSM.SINGLE_LINE)
+
+    def read(self, line: Image.Image) -> str | None:
+        """The line's text, or None when Tesseract fails on it (the caller keeps its own)."""
+        try:
+            self._api.SetImage(line)
+            return str(self._api.GetUTF8Text())
+        except RuntimeError:
+            return None
+        finally:
+            self._api.Clear()
+
+    def close(self) -> None:
+        self._api.End()
+
+
+def tesseract_languages(settings: OcrSettings) -> Path:
+    """The tessdata folder, once every language of ``ocr.languages`` is known to be in it."""
+    tessdata = find_tessdata(settings.tessdata)
+    available = {p.stem for p in tessdata.glob("*.traineddata")}
+    for language in settings.languages.split("+"):
+        if language not in available:
+            raise ConfigError(
+                "ocr.languages",
+                f"language {language!r} is not installed in {tessdata} "
+                f"(installed: {', '.join(sorted(available))})",
+            )
+    return tessdata
