@@ -17,11 +17,13 @@ import dataclasses
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from inbox_ocr import reload
 from inbox_ocr.config import Settings
+from inbox_ocr.correct.corrector import Corrector
 from inbox_ocr.correct.process import make_corrector
 from inbox_ocr.document import engine_factory_for
 from inbox_ocr.errors import ConfigError, ExitCode, StartupError, TransientError
@@ -66,6 +68,22 @@ def make_engines(settings: Settings) -> Engines:
                              settings.limits.ocr_seconds_per_page)
 
 
+@dataclass
+class Parts:
+    """What a run is made of besides its pipeline and intake. ``build_parts`` is the
+    composition root; tests hand ``Service(build=...)`` parts of their own."""
+
+    engines: Engines
+    corrector: Corrector
+    journal: Journal
+
+
+def build_parts(settings: Settings) -> Parts:
+    """The OCR pool, the model process and the journal, as the settings say. Nothing starts
+    here: ``Service`` starts them in order and closes them. Raises ConfigError."""
+    return Parts(make_engines(settings), make_corrector(settings), Journal(settings.journal))
+
+
 def recover(settings: Settings, journal: Journal) -> None:
     """Finish or roll back what a crash interrupted (see ``inbox_ocr.outbox.journal``), before intake."""
     paths = settings.paths
@@ -95,6 +113,7 @@ class Service:
     """Runs the daemon until stopped (or, with ``oneshot``, until the inbox is drained).
 
     ``listener`` is called on the event loop with each document's outcome (tests await it).
+    ``build`` makes the parts from the settings (``build_parts``; tests pass their own).
     ``ready`` is set once the engines, the corrector, the pipeline and the watcher are up.
     """
 
@@ -107,8 +126,10 @@ class Service:
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
         listener: Callable[[Document, Outcome], None] | None = None,
+        build: Callable[[Settings], Parts] = build_parts,
     ) -> None:
         self.settings = settings
+        self.build = build
         self.listener = listener
         self.oneshot = oneshot
         self.notifier = notifier or Notifier()
@@ -140,101 +161,41 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, self.handle_reload, signal.SIGHUP)
 
     async def serve(self) -> ExitCode:
-        if self.oneshot:
-            # --oneshot takes the inbox as it is: what is there now is all there will be, so
-            # nothing waits for a writer to finish.
-            self.settings = dataclasses.replace(self.settings, watch=dataclasses.replace(
-                self.settings.watch, unmarked_stable_seconds=0.0, unfinished_seconds=0.0))
-        settings = self.settings
-        self._should_exit = asyncio.Event()
-        self._force_exit = asyncio.Event()
+        """Build, start, announce ready, serve until stopped, drain, stop. Returns the exit
+        code; raises ConfigError/StartupError before READY when a part cannot start."""
+        settings = self._settings_for_run()
+        self._should_exit, self._force_exit = asyncio.Event(), asyncio.Event()
         log.info(audit.DAEMON_STARTING, config=str(settings.source), inbox=str(settings.paths.inbox),
                  oneshot=self.oneshot, engine=settings.ocr.engine,
                  workers=settings.ocr.worker_count())
         prepare_folders(settings)
-        engines = make_engines(settings)
-        corrector = make_corrector(settings)
-        journal = Journal(settings.journal)
+        parts = self.build(settings)
         observer: Any = None
-        supervisor = self.supervisor
         try:
-            journal.open()
-            await asyncio.to_thread(recover, settings, journal)
-            supervisor.open()
-            await engines.start()
-            await asyncio.to_thread(corrector.load)
-            intake: Intake
-
-            def on_outcome(document: Document, outcome: Outcome) -> None:
-                intake.on_outcome(document, outcome)
-                if self.listener is not None:
-                    self.listener(document, outcome)
-
-            pipeline = Pipeline(settings, engines, corrector, journal, on_outcome,
-                                clock=self.clock, wallclock=self.wallclock)
-            intake = Intake(
-                settings.paths.inbox,
-                stable_seconds=settings.watch.stable_seconds,
-                unmarked_stable_seconds=settings.watch.unmarked_stable_seconds,
-                unfinished_seconds=settings.watch.unfinished_seconds,
-                rescan_seconds=settings.watch.rescan_seconds if settings.watch.mode != "events"
-                else 0.0,
-                recursive=settings.watch.recursive,
-                submit=pipeline.submit,
-                reject=pipeline.reject,
-                backoff_seconds=settings.retry.backoff_seconds,
-                max_backoff_seconds=settings.retry.max_backoff_seconds,
-                oneshot=self.oneshot,
-                clock=self.clock,
-                wallclock=self.wallclock,
-                health=lambda: _check_observer(observer),
-            )
-            self.pipeline, self.intake = pipeline, intake
+            await self._start(settings, parts)
+            pipeline, intake = self._wire(settings, parts, lambda: _check_observer(observer))
             pipeline.start()
             if not self.oneshot:
                 observer = start_observer(settings.paths.inbox, settings.watch.mode,
                                           settings.watch.recursive, settings.watch.poll_seconds,
                                           intake.hint)
             intake_task = asyncio.create_task(intake.run(), name="intake")
-            supervisor.attach(
+            self.supervisor.attach(
                 depths=pipeline.depths, in_flight=lambda: intake.in_flight,
                 healthy=lambda: not intake_task.done() and _alive(pipeline.tasks, observer),
-                corrector=corrector.name)
+                corrector=parts.corrector.name)
+            self._announce_ready(settings, parts)
 
-            self.notifier.ready(f"watching {settings.paths.inbox}")
-            log.info(audit.DAEMON_READY, ocr_workers=engines.workers, corrector=corrector.name,
-                     watch_mode="oneshot" if self.oneshot else settings.watch.mode)
-            supervisor.start()
-            self.ready.set()
+            await self._serve_until_stopped(pipeline, intake_task)
 
-            stop_task = asyncio.create_task(self._should_exit.wait(), name="stop")
-            while True:
-                reload_task = asyncio.create_task(self._reload_requested.wait(), name="reload")
-                done, _ = await asyncio.wait({stop_task, reload_task, intake_task, *pipeline.tasks},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                reload_task.cancel()
-                if done != {reload_task}:
-                    break
-                self._reload_requested.clear()
-                await self._reload(pipeline)
-            stop_task.cancel()
-
-            await supervisor.stop()
+            await self.supervisor.stop()
             self.notifier.stopping()
             log.info(audit.DAEMON_STOPPING, signal=self._should_exit.is_set(),
                      in_flight=intake.in_flight, queues=pipeline.depths())
             failure = await self._stop_intake(intake, intake_task)
             failure = await self._drain(pipeline) or failure
         finally:
-            if observer is not None:
-                observer.stop()
-                await asyncio.to_thread(observer.join, 10)
-            if self.pipeline is not None:
-                self.pipeline.shutdown_executors()
-            engines.close()
-            corrector.close()
-            journal.close()
-            supervisor.close()
+            await self._close(parts, observer)
 
         counters = pipeline.counters
         left = sorted(str(p.name) for p in intake.deferred)
@@ -245,6 +206,95 @@ class Service:
         if failure or (self.oneshot and left):
             return ExitCode.FAILED
         return ExitCode.OK
+
+    def _settings_for_run(self) -> Settings:
+        if self.oneshot:
+            # --oneshot takes the inbox as it is: what is there now is all there will be, so
+            # nothing waits for a writer to finish.
+            self.settings = dataclasses.replace(self.settings, watch=dataclasses.replace(
+                self.settings.watch, unmarked_stable_seconds=0.0, unfinished_seconds=0.0))
+        return self.settings
+
+    async def _start(self, settings: Settings, parts: Parts) -> None:
+        """Open the journal, finish what a crash interrupted, start reporting, the OCR
+        workers and the model. Raises StartupError/ConfigError (the caller closes the parts)."""
+        parts.journal.open()
+        await asyncio.to_thread(recover, settings, parts.journal)
+        self.supervisor.open()
+        await parts.engines.start()
+        await asyncio.to_thread(parts.corrector.load)
+
+    def _wire(self, settings: Settings, parts: Parts, watcher_health: Callable[[], None]
+              ) -> tuple[Pipeline, Intake]:
+        """The pipeline and the intake that feeds it; each outcome goes back to the intake
+        (and to the listener)."""
+        intake: Intake
+
+        def on_outcome(document: Document, outcome: Outcome) -> None:
+            intake.on_outcome(document, outcome)
+            if self.listener is not None:
+                self.listener(document, outcome)
+
+        pipeline = Pipeline(settings, parts.engines, parts.corrector, parts.journal, on_outcome,
+                            clock=self.clock, wallclock=self.wallclock)
+        watch = settings.watch
+        intake = Intake(
+            settings.paths.inbox,
+            stable_seconds=watch.stable_seconds,
+            unmarked_stable_seconds=watch.unmarked_stable_seconds,
+            unfinished_seconds=watch.unfinished_seconds,
+            rescan_seconds=watch.rescan_seconds if watch.mode != "events" else 0.0,
+            recursive=watch.recursive,
+            submit=pipeline.submit,
+            reject=pipeline.reject,
+            backoff_seconds=settings.retry.backoff_seconds,
+            max_backoff_seconds=settings.retry.max_backoff_seconds,
+            oneshot=self.oneshot,
+            clock=self.clock,
+            wallclock=self.wallclock,
+            health=watcher_health,
+        )
+        self.pipeline, self.intake = pipeline, intake
+        return pipeline, intake
+
+    def _announce_ready(self, settings: Settings, parts: Parts) -> None:
+        self.notifier.ready(f"watching {settings.paths.inbox}")
+        log.info(audit.DAEMON_READY, ocr_workers=parts.engines.workers,
+                 corrector=parts.corrector.name,
+                 watch_mode="oneshot" if self.oneshot else settings.watch.mode)
+        self.supervisor.start()
+        self.ready.set()
+
+    async def _serve_until_stopped(self, pipeline: Pipeline, intake_task: asyncio.Task[None]
+                                   ) -> None:
+        """Until a stop signal, the end of the intake (oneshot) or a stage's crash; reloads
+        the config on SIGHUP in between."""
+        assert self._should_exit is not None
+        stop_task = asyncio.create_task(self._should_exit.wait(), name="stop")
+        try:
+            while True:
+                reload_task = asyncio.create_task(self._reload_requested.wait(), name="reload")
+                done, _ = await asyncio.wait({stop_task, reload_task, intake_task,
+                                              *pipeline.tasks},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                reload_task.cancel()
+                if done != {reload_task}:
+                    return
+                self._reload_requested.clear()
+                await self._reload(pipeline)
+        finally:
+            stop_task.cancel()
+
+    async def _close(self, parts: Parts, observer: Any) -> None:
+        if observer is not None:
+            observer.stop()
+            await asyncio.to_thread(observer.join, 10)
+        if self.pipeline is not None:
+            self.pipeline.shutdown_executors()
+        parts.engines.close()
+        parts.corrector.close()
+        parts.journal.close()
+        self.supervisor.close()
 
     async def _reload(self, pipeline: Pipeline) -> None:
         """Re-read the config file; a bad one is rejected and the running settings kept."""

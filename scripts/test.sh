@@ -6,4 +6,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 .venv/bin/ruff check inbox_ocr tests
 .venv/bin/mypy inbox_ocr
-.venv/bin/python -m pytest "$@"
+# Branch coverage of the package, subprocesses included (the figure is printed at the end).
+.venv/bin/python -m pytest --cov --cov-report=term "$@"

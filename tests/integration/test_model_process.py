@@ -26,10 +26,10 @@ from inbox_ocr.correct.process import RestartPolicy, SupervisedCorrector, descri
 from inbox_ocr.errors import StartupError
 from inbox_ocr.faults import CRASH_ENV
 from inbox_ocr.ops import audit
-from tests.conftest import Workspace
-from tests.notify_socket import NotifySocket
+from tests.support.notify_socket import NotifySocket
+from tests.support.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFUSED = "Tota1 due: GBP 161.88\nCASH 1O.00"
 FIXED = "Total due: GBP 161.88\nCASH 10.00"
 TIMEOUT = 120.0

@@ -7,21 +7,24 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from inbox_ocr.config import load_settings
+from inbox_ocr.config import Settings, load_settings
 from inbox_ocr.errors import ExitCode
+from inbox_ocr.ops import audit
 from inbox_ocr.records import Document, Outcome
-from inbox_ocr.service import Service
+from inbox_ocr.service import Parts, Service, build_parts
 
 T = TypeVar("T")
 TIMEOUT = 60.0
 
 
 class Harness:
-    def __init__(self, config: Path, oneshot: bool = False) -> None:
+    def __init__(self, config: Path, oneshot: bool = False,
+                 build: Callable[[Settings], Parts] = build_parts) -> None:
         self.outcomes: asyncio.Queue[tuple[Document, Outcome]] = asyncio.Queue()
         self.seen: list[tuple[str, Outcome]] = []
         self.callbacks: list[Callable[[Document, Outcome], None]] = []
-        self.service = Service(load_settings(config, {}), oneshot=oneshot, listener=self._on)
+        self.service = Service(load_settings(config, {}), oneshot=oneshot, listener=self._on,
+                               build=build)
         self.task: asyncio.Task[ExitCode] | None = None
 
     def _on(self, document: Document, outcome: Outcome) -> None:
@@ -50,3 +53,32 @@ class Harness:
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())  # type: ignore[arg-type]
+
+
+class AuditEvents:
+    """Audit events as they happen (an audit observer), awaitable from the event loop."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[str, dict[str, object]]] = asyncio.Queue()
+
+    def __enter__(self) -> AuditEvents:
+        audit.add_observer(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        audit.remove_observer(self)
+
+    def __call__(self, name: str, event: object) -> None:
+        fields = dict(event) if isinstance(event, dict) else {}
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (name, fields))
+
+    async def until(self, name: str, timeout: float = TIMEOUT) -> dict[str, object]:
+        """The next event called ``name``."""
+        async def wait() -> dict[str, object]:
+            while True:
+                seen, fields = await self._queue.get()
+                if seen == name:
+                    return fields
+
+        return await asyncio.wait_for(wait(), timeout)

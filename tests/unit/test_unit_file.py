@@ -16,7 +16,7 @@ import pytest
 
 from inbox_ocr.config import PipelineSettings
 
-SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
+SYSTEMD = Path(__file__).resolve().parents[2] / "systemd"
 UNIT = SYSTEMD / "inbox-ocr.service"
 INSTALLED_COMMAND = "/opt/inbox-ocr/.venv/bin/inbox-ocr"
 MAX_EXPOSURE = 3.0

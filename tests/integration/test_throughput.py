@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from inbox_ocr.bench.throughput import make_batch, tree_memory
-from tests.test_cli import cli
+from tests.integration.test_cli import cli
 
 
 def test_tree_memory_counts_children(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ from inbox_ocr.correct.process import SupervisedCorrector
 from inbox_ocr.errors import ConfigError
 from inbox_ocr.ops import audit
 from inbox_ocr.records import Outcome, PageCorrection
-from tests.conftest import Workspace
-from tests.daemon_harness import Harness, run
+from tests.support.harness import Harness, run
+from tests.support.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # -- candidates (pure) -------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.faults import CRASH_ENV
 from inbox_ocr.ops import audit
 from inbox_ocr.records import Outcome
-from tests.conftest import Workspace
-from tests.daemon_harness import Harness, run
-from tests.test_cli import Process, cli
+from tests.integration.test_cli import Process, cli
+from tests.support.harness import Harness, run
+from tests.support.workspace import Workspace
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from inbox_ocr.bench.scoring import (
 )
 from inbox_ocr.cli import main
 from inbox_ocr.errors import ConfigError
-from tests.conftest import SHARED_DATASETS
+from tests.support.workspace import SHARED_DATASETS
 
 
 @pytest.mark.parametrize(

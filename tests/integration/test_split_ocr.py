@@ -15,7 +15,7 @@ from inbox_ocr.ocr.tesseract import TesseractEngine, find_tessdata
 from inbox_ocr.split import SplitLimits, detect_format, open_pages
 
 LIMITS = SplitLimits(max_file_bytes=50 * 2**20, max_pages=50, max_page_pixels=60_000_000)
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

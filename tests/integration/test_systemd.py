@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import os
@@ -16,15 +17,17 @@ from PIL import Image
 
 from inbox_ocr import cli
 from inbox_ocr.bench.samples import write_sample
+from inbox_ocr.config import Settings
 from inbox_ocr.errors import ExitCode
 from inbox_ocr.ocr.api import OcrResult
 from inbox_ocr.ocr.pool import EnginePool
 from inbox_ocr.ops import audit
 from inbox_ocr.ops.notify import Notifier, watchdog_period
 from inbox_ocr.records import Outcome
-from tests.conftest import Workspace
-from tests.daemon_harness import Harness, run
-from tests.notify_socket import NotifySocket
+from inbox_ocr.service import Parts, build_parts
+from tests.support.harness import Harness, run
+from tests.support.notify_socket import NotifySocket
+from tests.support.workspace import Workspace
 
 INVOICE = ["Invoice No: INV-1001", "Total: 99.50"]
 
@@ -96,22 +99,22 @@ class BlockingEngine:
         pass
 
 
+def blocking_parts(settings: Settings) -> Parts:
+    """The real parts, but OCR by ``BlockingEngine`` on in-process threads."""
+    return dataclasses.replace(build_parts(settings), engines=EnginePool(BlockingEngine, 1))
+
+
 def test_a_wedged_stage_stops_the_watchdog_pings(
-        workspace: Workspace, systemd_env: Callable[[NotifySocket], None],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        workspace: Workspace, systemd_env: Callable[[NotifySocket], None]) -> None:
     service_config(workspace)
     BlockingEngine.release.clear()
 
-    def blocking_pool(_settings: object) -> EnginePool:
-        return EnginePool(BlockingEngine, 1)  # in-process threads: the fake engine runs here
-
-    monkeypatch.setattr("inbox_ocr.service.make_engines", blocking_pool)
 
     async def main() -> None:
         sock = NotifySocket()
         systemd_env(sock)
         try:
-            daemon = Harness(workspace.config)
+            daemon = Harness(workspace.config, build=blocking_parts)
             await daemon.start()
             await sock.until("WATCHDOG", "1")  # idle and healthy: pings
             write_sample(workspace.inbox / "stuck.png", [INVOICE])
@@ -251,15 +254,13 @@ def test_status_file_and_status_command(
     assert status["documents"] == [] and status["queues"]["intake"] == 0
 
 
-def test_page_progress_of_a_document_in_flight(workspace: Workspace,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_page_progress_of_a_document_in_flight(workspace: Workspace) -> None:
     service_config(workspace)
     BlockingEngine.release.clear()
-    monkeypatch.setattr("inbox_ocr.service.make_engines", lambda _s: EnginePool(BlockingEngine, 1))
     write_sample(workspace.inbox / "big.pdf", [[f"Page {n}"] for n in range(4)])
 
     async def main() -> dict[str, object]:
-        daemon = Harness(workspace.config)
+        daemon = Harness(workspace.config, build=blocking_parts)
         await daemon.start()
         telemetry = daemon.service.supervisor.telemetry
         try:

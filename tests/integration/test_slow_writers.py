@@ -19,8 +19,8 @@ from inbox_ocr.intake.documents import make_document
 from inbox_ocr.ops import audit
 from inbox_ocr.pipeline import still_arriving
 from inbox_ocr.records import Outcome
-from tests.conftest import Workspace
-from tests.daemon_harness import Harness, run
+from tests.support.harness import Harness, run
+from tests.support.workspace import Workspace
 
 LINES = [["Invoice No: INV-5501", "Total: 12.50"], ["Page two", "Thank you"]]
 

@@ -14,7 +14,7 @@ from inbox_ocr.cli import main
 from inbox_ocr.config import Settings, load_settings
 from inbox_ocr.errors import ConfigError, ExitCode
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -18,8 +18,8 @@ from inbox_ocr.bench.samples import SAMPLES, write_sample
 from inbox_ocr.errors import ExitCode
 from inbox_ocr.fields import FIELD_NAMES, PageInput, extract_fields
 from inbox_ocr.outbox.fieldcsv import CSV_NAME, csv_header
-from tests.conftest import SHARED_DATASETS, Workspace
-from tests.daemon_harness import Harness, run
+from tests.support.harness import Harness, run
+from tests.support.workspace import SHARED_DATASETS, Workspace
 
 GERMAN_INVOICE = [
     "Northwind Traders GmbH",

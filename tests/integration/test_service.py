@@ -13,8 +13,8 @@ from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.errors import ExitCode
 from inbox_ocr.ops import audit
 from inbox_ocr.records import Outcome
-from tests.conftest import Workspace
-from tests.daemon_harness import Harness, run
+from tests.support.harness import Harness, run
+from tests.support.workspace import Workspace
 
 INVOICE = ["Invoice No: INV-1001", "Total: 99.50"]
 

@@ -15,9 +15,9 @@ from typing import IO, Any
 import pytest
 
 from inbox_ocr.bench.samples import SAMPLES, write_sample
-from tests.conftest import SHARED_DATASETS, Workspace
+from tests.support.workspace import SHARED_DATASETS, Workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
@@ -156,7 +156,7 @@ def test_daemon_process_under_a_notify_socket(workspace: Workspace,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """What systemd sees: READY=1, STATUS=/WATCHDOG=1, RELOADING=1 + READY=1 on SIGHUP,
     STOPPING=1 on SIGTERM; all over a real datagram socket, from the real process."""
-    from tests.notify_socket import NotifySocket
+    from tests.support.notify_socket import NotifySocket
 
     workspace.write_config('[log]\nformat = "json"\n[service]\nstatus_seconds = 0.05\n')
     sock = NotifySocket()

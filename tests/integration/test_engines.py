@@ -19,7 +19,7 @@ from inbox_ocr.ocr.aspose import split_evaluation_marker
 from inbox_ocr.ocr.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
 from inbox_ocr.ocr.registry import engine_factory
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 INVOICE = SAMPLES["invoice-acme.png"][0]
 KEY_LINES = ["INVOICE", "Invoice No: INV-2024-0042", "Invoice Date: 2024-03-15",
              "Subtotal: 134.90", "Total due: GBP 161.88"]
