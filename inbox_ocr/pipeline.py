@@ -139,6 +139,7 @@ class Pipeline:
         self._started: dict[str, float] = {}
         self._rows: dict[str, Row] = {}  # document id -> its journal row
         self._active: dict[str, int] = {}  # sha256 -> documents with that content in flight
+        self._twins: dict[str, list[Document]] = {}  # sha256 -> admitted, waiting for the above
         self._tasks: list[asyncio.Task[None]] = []
         self._commits: set[asyncio.Future[Any]] = set()
         self.counters = Counters()
@@ -169,9 +170,15 @@ class Pipeline:
     async def submit(self, document: Document) -> None:
         """Admit a document: a duplicate is archived at once, anything else is queued
         (waits while the intake queue is full)."""
+        if self.closed:
+            return  # a twin let go during the drain: it stays in the inbox for the next start
         dedupe = self._settings.pipeline.dedupe
         if dedupe and self._active.get(document.sha256):
-            self._on_outcome(document, Outcome.POSTPONED)
+            # The same content is in flight under another name: wait for it, once and quietly,
+            # then become its duplicate (``_settle`` submits the twin again).
+            self._twins.setdefault(document.sha256, []).append(document)
+            log.info(audit.DOCUMENT_TWIN_WAITING, document_id=document.id,
+                     source=document.path.name, sha256=document.sha256)
             return
         earlier = await run_in(self._io, self._journal.find_result, document.sha256)
         if earlier is not None and (dedupe or (
@@ -188,6 +195,12 @@ class Pipeline:
         """Quarantine an input without processing it (e.g. a symlink in the inbox)."""
         with structlog.contextvars.bound_contextvars(document_id=document.id, stage="intake"):
             error.stage = "intake"
+            # Journaled like every input that gets an outcome, so the counts agree.
+            try:
+                self._rows[document.id] = await run_in(
+                    self._io, self._journal.start, document.sha256, self._name(document), 0)
+            except TransientError as exc:
+                log.warning(audit.INTERNAL_ERROR, stage="journal", error=str(exc))
             await self._fail(document, error, 0, {})
 
     def _name(self, document: Document) -> str:
@@ -197,8 +210,10 @@ class Pipeline:
             return document.path.name
 
     def release_queued(self) -> list[Document]:
-        """Take back documents that have not started yet (they stay in the inbox)."""
-        released = []
+        """Take back documents that have not started yet, twins waiting for their first
+        included (they stay in the inbox)."""
+        released = [twin for twins in self._twins.values() for twin in twins]
+        self._twins.clear()
         while not self.intake_q.empty():
             item = self.intake_q.get_nowait()
             if item is not None:
@@ -207,12 +222,18 @@ class Pipeline:
         return released
 
     def _settle(self, document: Document) -> Row | None:
-        """Forget a document's in-flight bookkeeping; return its journal row."""
+        """Forget a document's in-flight bookkeeping; return its journal row. The last of
+        its content lets the twins that waited for it go on (as duplicates, if it made a
+        result)."""
         left = self._active.get(document.sha256, 0) - 1
         if left > 0:
             self._active[document.sha256] = left
         else:
             self._active.pop(document.sha256, None)
+            for twin in self._twins.pop(document.sha256, []):
+                task = asyncio.ensure_future(self.submit(twin))
+                self._commits.add(task)
+                task.add_done_callback(self._commits.discard)
         return self._rows.pop(document.id, None)
 
     async def close(self) -> None:
@@ -372,7 +393,7 @@ class Pipeline:
         pages = sorted(entry.pages, key=lambda p: p.number)
         outbox = self._outbox  # a reload may swap it: one document, one set of folders
         row = self._rows[document.id]
-        await run_in(self._io, _recheck, document)
+        await run_in(self._io, _recheck, document, "its results were written")
         stem = outbox.reserve_stem(document.path.name)
         # Journal first: after a crash from here on, the next start knows which files are ours.
         await run_in(self._io, self._journal.begin_commit, row.id, stem)
@@ -540,12 +561,12 @@ class Pipeline:
             self._on_outcome(document, Outcome.DUPLICATE)
 
 
-def _recheck(document: Document) -> None:
+def _recheck(document: Document, before: str = "processing") -> None:
     """Right before use: is the file still the regular file that was admitted?"""
     try:
         st = os.lstat(document.path)
     except FileNotFoundError:
-        raise InputChanged("file vanished from the inbox before processing") from None
+        raise InputChanged(f"file vanished from the inbox before {before}") from None
     if (st.st_size, st.st_mtime_ns) != (document.size, document.mtime_ns):
         raise InputChanged("file changed after it was admitted; it will be looked at again")
 

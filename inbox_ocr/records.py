@@ -142,4 +142,3 @@ class Outcome(Enum):
     FAILED = "failed"  # quarantined in failed/
     DEFERRED = "deferred"  # left in the inbox, to be retried after a back-off
     DUPLICATE = "duplicate"  # content already done: archived without OCR
-    POSTPONED = "postponed"  # same content in flight right now: look again once it is stable

@@ -198,7 +198,8 @@ class Service:
             await self._close(parts, observer)
 
         counters = pipeline.counters
-        left = sorted(str(p.name) for p in intake.deferred)
+        # What is really still there: a deferred input may have been moved away since.
+        left = sorted(str(p.name) for p in intake.deferred if p.exists())
         log.info(audit.DAEMON_STOPPED, processed=counters.processed, failed=counters.failed,
                  deferred=counters.deferred, duplicates=counters.duplicates,
                  pages=counters.pages, left_in_inbox=left)

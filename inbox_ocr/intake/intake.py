@@ -95,7 +95,6 @@ class Intake:
         self._in_flight: dict[Path, Document] = {}
         self._retry_at: dict[Path, float] = {}
         self._attempts: dict[Path, int] = {}
-        self._postponed: dict[Path, float] = {}
         self._irregular: set[Path] = set()  # rejected already; forgotten once gone
         self.deferred: set[Path] = set()
 
@@ -120,9 +119,6 @@ class Intake:
             delay = min(self._max_backoff, self._backoff * 2 ** (attempts - 1))
             self._retry_at[document.path] = self._clock() + delay
             self.deferred.add(document.path)
-        elif outcome is Outcome.POSTPONED:
-            # The same content is in flight: look again once that one has had time to finish.
-            self._postponed[document.path] = self._clock() + max(0.5, self._stable)
         else:
             self._attempts.pop(document.path, None)
             self._retry_at.pop(document.path, None)
@@ -144,7 +140,6 @@ class Intake:
                 self._scan()
                 next_rescan = now + self._rescan
             self._observe(self._take_hints())
-            self._observe(self._due_postponed())
             self._observe(self._tracker.pending())
             for ready in self._tracker.ready():
                 await self._admit(ready)
@@ -158,18 +153,10 @@ class Intake:
             await self._sleep(next_rescan)
 
     def _drained(self) -> bool:
-        return not (len(self._tracker) or self._in_flight or self._hints or self._postponed)
-
-    def _due_postponed(self) -> list[Path]:
-        now = self._clock()
-        due = [path for path, at in self._postponed.items() if at <= now]
-        for path in due:
-            del self._postponed[path]
-        return due
+        return not (len(self._tracker) or self._in_flight or self._hints)
 
     async def _sleep(self, next_rescan: float) -> None:
-        deadlines = [self._tracker.next_deadline(), *self._retry_at.values(),
-                     *self._postponed.values()]
+        deadlines = [self._tracker.next_deadline(), *self._retry_at.values()]
         if self._rescan:
             deadlines.append(next_rescan)
         now = self._clock()
@@ -186,7 +173,7 @@ class Intake:
         return [p for p in hints if self._wanted(p)]
 
     def _wanted(self, path: Path) -> bool:
-        if path in self._in_flight or path in self._postponed or not is_candidate_name(path.name):
+        if path in self._in_flight or not is_candidate_name(path.name):
             return False
         if not self._recursive and path.parent != self._inbox:
             return False

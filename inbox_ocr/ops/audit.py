@@ -28,6 +28,7 @@ DOCUMENT_DEFERRED = "document.deferred"
 DOCUMENT_DUPLICATE = "document.duplicate"
 # Steps in between.
 DOCUMENT_ADMITTED = "document.admitted"
+DOCUMENT_TWIN_WAITING = "document.twin_waiting"  # same content in flight: waits for it, once
 DOCUMENT_WAITING = "document.waiting"  # stable but without its end marker: not finished yet
 PAGE_SPLIT = "page.split"
 PAGE_OCR = "page.ocr"
@@ -56,6 +57,13 @@ CORRECTION_FAILED = "correction.failed"
 INTERNAL_ERROR = "internal.error"
 JOURNAL_RECOVERED = "journal.recovered"
 OCR_WORKER_REPLACED = "ocr.worker_replaced"
+
+#: The events that end a document's visit, and the outcome each stands for. Telemetry, the
+#: metrics and the status file all count from this one table.
+OUTCOME_EVENTS = {DOCUMENT_PROCESSED: "processed", DOCUMENT_FAILED: "failed",
+                  DOCUMENT_DEFERRED: "deferred", DOCUMENT_DUPLICATE: "duplicate"}
+
+LOGGER = "inbox_ocr"
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
@@ -117,6 +125,14 @@ def configure(
     if file is not None:
         handlers.append(_handler(logging.FileHandler(file, encoding="utf-8"), _json_renderer(),
                                  shared))
+    for handler in handlers:  # the audit log holds the project's own events only
+        handler.addFilter(_ours)
+    # Libraries' own records (watchdog, PIL, asyncio...) go to stderr, from warnings up.
+    chatter = logging.StreamHandler(sys.stderr)
+    chatter.setLevel(logging.WARNING)
+    chatter.addFilter(lambda record: not _ours(record))
+    chatter.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    handlers.append(chatter)
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
@@ -131,6 +147,10 @@ def configure(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+def _ours(record: logging.LogRecord) -> bool:
+    return record.name == LOGGER or record.name.startswith(LOGGER + ".")
 
 
 def set_level(level: str) -> None:
@@ -157,4 +177,5 @@ def _handler(handler: logging.Handler, renderer: Any, shared: list[Any]) -> logg
 
 
 def get_logger(name: str = "inbox_ocr") -> Any:
+    """A structlog logger; ``name`` must be ``inbox_ocr`` or below it to reach the audit log."""
     return structlog.stdlib.get_logger(name)

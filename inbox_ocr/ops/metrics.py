@@ -4,7 +4,7 @@ Metrics (all prefixed ``inbox_ocr_``)::
 
     queue_depth{queue}                    gauge: items waiting in each pipeline queue
     documents_in_flight                   gauge: admitted, not finished
-    documents_total{outcome}              counter: processed / failed / deferred
+    documents_total{outcome}              counter: processed / failed / deferred / duplicate
     pages_total                           counter: pages of processed documents
     failures_total{reason,outcome}        counter: failed and deferred documents by reason
     stage_seconds{stage}                  histogram: per document, seconds in split / ocr /
@@ -32,8 +32,7 @@ from inbox_ocr.ops import audit
 QUEUES = ("intake", "pages", "text", "done")
 STAGES = ("queued", "split", "ocr", "correct", "write", "total")
 _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
-_OUTCOMES = {audit.DOCUMENT_PROCESSED: "processed", audit.DOCUMENT_FAILED: "failed",
-             audit.DOCUMENT_DEFERRED: "deferred"}
+_OUTCOMES = audit.OUTCOME_EVENTS
 
 
 class Metrics:
@@ -84,7 +83,7 @@ class Metrics:
                     seconds = event.get(f"{stage}_s")
                     if isinstance(seconds, int | float):
                         self.stage_seconds.labels(stage=stage).observe(float(seconds))
-            else:
+            elif name != audit.DOCUMENT_DUPLICATE:
                 self.failures.labels(reason=str(event.get("reason", "unknown")),
                                      outcome=outcome).inc()
         elif name == audit.MODEL_LOADED:

@@ -170,11 +170,14 @@ def render(status: dict[str, Any] | None, today: dict[str, int], now: float,
         counts = status.get("counts", {})
         lines.append(f"since start: processed {counts.get('processed', 0)}, failed "
                      f"{counts.get('failed', 0)}, deferred {counts.get('deferred', 0)}, "
+                     f"duplicates {counts.get('duplicates', 0)}, "
                      f"pages {counts.get('pages', 0)}, corrections {counts.get('corrections', 0)}")
-        failures = status.get("failures") or {}
-        if failures:
-            lines.append("failures by reason: "
-                         + ", ".join(f"{k} {v}" for k, v in sorted(failures.items())))
+        for key, title in (("failures", "failures by reason"),
+                           ("deferrals", "deferred by reason (left in the inbox)")):
+            found = status.get(key) or {}
+            if found:
+                lines.append(f"{title}: "
+                             + ", ".join(f"{k} {v}" for k, v in sorted(found.items())))
         rate = status.get("throughput", {})
         lines.append(f"throughput: {rate.get('documents_per_minute', 0)} documents/min, "
                      f"{rate.get('pages_per_minute', 0)} pages/min "

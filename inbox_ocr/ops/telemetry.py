@@ -20,9 +20,8 @@ from inbox_ocr.ops import audit
 
 THROUGHPUT_WINDOW = 300.0
 _PROGRESS = {audit.PAGE_SPLIT, audit.PAGE_OCR, audit.PAGE_CORRECTED, audit.DOCUMENT_PROCESSED,
-             audit.DOCUMENT_FAILED, audit.DOCUMENT_DEFERRED}
-_OUTCOMES = {audit.DOCUMENT_PROCESSED: "processed", audit.DOCUMENT_FAILED: "failed",
-             audit.DOCUMENT_DEFERRED: "deferred"}
+             audit.DOCUMENT_FAILED, audit.DOCUMENT_DEFERRED, audit.DOCUMENT_DUPLICATE}
+_OUTCOMES = audit.OUTCOME_EVENTS
 
 
 @dataclass
@@ -46,7 +45,8 @@ class Telemetry:
         self._wallclock = wallclock
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
-        self.failures: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()  # quarantined documents, by reason
+        self.deferrals: Counter[str] = Counter()  # left in the inbox for a retry, by reason
         self.pages = 0
         self.corrections = 0
         self.marks = 0
@@ -81,8 +81,10 @@ class Telemetry:
                     self.pages += pages
                     self.corrections += _int(event.get("corrections"))
                     self._recent.append((self._clock(), pages))
-                else:
+                elif name == audit.DOCUMENT_FAILED:
                     self.failures[str(event.get("reason", "unknown"))] += 1
+                elif name == audit.DOCUMENT_DEFERRED:
+                    self.deferrals[str(event.get("reason", "unknown"))] += 1
             elif name == audit.MODEL_LOADED:
                 self.model = str(event.get("model", ""))
                 self.model_state = "loaded"
@@ -108,9 +110,11 @@ class Telemetry:
             window = max(1.0, min(THROUGHPUT_WINDOW, now - self._since))
             return {
                 "counts": {"processed": self.counts["processed"], "failed": self.counts["failed"],
-                           "deferred": self.counts["deferred"], "pages": self.pages,
+                           "deferred": self.counts["deferred"],
+                           "duplicates": self.counts["duplicate"], "pages": self.pages,
                            "corrections": self.corrections},
                 "failures": dict(self.failures),
+                "deferrals": dict(self.deferrals),
                 "documents": [asdict(d) for d in self._documents.values()],
                 "throughput": {"window_seconds": round(window, 1),
                                "documents_per_minute": round(docs * 60 / window, 2),

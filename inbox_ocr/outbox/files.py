@@ -16,6 +16,7 @@ import errno
 import json
 import os
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,30 @@ from typing import Any
 from inbox_ocr import faults
 from inbox_ocr.errors import InboxOcrError, OutboxUnavailable
 from inbox_ocr.outbox.result import SCHEMA_VERSION, iso
+
+#: Longest file name (UTF-8 bytes) inbox-ocr gives a file, leaving room within the usual 255
+#: for ``-NN`` and ``.error.json``.
+MAX_NAME_BYTES = 200
+
+
+def safe_name(name: str) -> str:
+    """``name`` fit to be a file name in the outbox, archive or failed/ (pure).
+
+    Control characters (newline, tab, DEL, ...) and invisible format characters (such as the
+    right-to-left override that disguises ``evil\u202egnp.pdf`` as ``evilfdp.png``) become
+    ``_``; a name longer than ``MAX_NAME_BYTES`` is shortened before its suffix. The original
+    name stays in the result's JSON (``source.name``).
+    """
+    cleaned = "".join("_" if unicodedata.category(c) in ("Cc", "Cf") else c for c in name)
+    if not cleaned.strip("_ ."):
+        return "document"
+    if len(cleaned.encode()) <= MAX_NAME_BYTES:
+        return cleaned
+    suffix = Path(cleaned).suffix if len(Path(cleaned).suffix) <= 16 else ""
+    stem = cleaned[: len(cleaned) - len(suffix)]
+    while len((stem + suffix).encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + suffix
 
 
 def unique_stem(stem: str, taken: Callable[[str], bool]) -> str:
@@ -84,7 +109,7 @@ class Outbox:
 
     def reserve_stem(self, source_name: str) -> str:
         """A stem whose ``.txt`` and ``.json`` do not exist yet in the outbox."""
-        stem = Path(source_name).stem or "document"
+        stem = Path(safe_name(source_name)).stem or "document"
         return unique_stem(
             stem,
             lambda s: (self.outbox / f"{s}.txt").exists() or (self.outbox / f"{s}.json").exists(),
@@ -154,7 +179,7 @@ def release(path: Path, inbox: Path) -> Path:
 
 def _move_unique(source: Path, folder: Path) -> Path:
     name = unique_name(
-        source.name,
+        safe_name(source.name),
         lambda n: (folder / n).exists() or (folder / (n + ".error.json")).exists(),
     )
     target = folder / name

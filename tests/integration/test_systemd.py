@@ -246,7 +246,7 @@ def test_status_file_and_status_command(
     assert report["journal"] == {"done": 1, "failed": 1}
     status = report["status"]
     assert status["state"] == "stopped"
-    assert status["counts"] == {"processed": 1, "failed": 1, "deferred": 0, "pages": 3,
+    assert status["counts"] == {"processed": 1, "failed": 1, "deferred": 0, "duplicates": 0, "pages": 3,
                                 "corrections": 0}
     assert status["failures"] == {"corrupt_input": 1}
     assert status["model"] == {"loaded": False, "file": "", "corrector": "none", "state": "off",

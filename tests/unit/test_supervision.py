@@ -56,7 +56,7 @@ def test_telemetry_follows_a_document() -> None:
     telemetry(audit.MODEL_LOADED, {"model": "/models/m.gguf"})
     snapshot = telemetry.snapshot()
     assert snapshot["documents"] == []
-    assert snapshot["counts"] == {"processed": 1, "failed": 1, "deferred": 0, "pages": 40,
+    assert snapshot["counts"] == {"processed": 1, "failed": 1, "deferred": 0, "duplicates": 0, "pages": 40,
                                   "corrections": 3}
     assert snapshot["failures"] == {"corrupt_input": 1}
     assert snapshot["throughput"] == {"window_seconds": 60.0, "documents_per_minute": 1.0,
