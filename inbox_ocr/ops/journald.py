@@ -75,7 +75,8 @@ def journal_fields(event: Mapping[str, Any]) -> list[str]:
               f"PRIORITY={_PRIORITIES.get(str(event.get('level', 'info')), 6)}",
               f"SYSLOG_IDENTIFIER={IDENTIFIER}",
               f"EVENT={name}"]
-    fields += [f"{field_name(k)}={_text(v)}" for k, v in rest.items()]
+    # A missing value is no field at all (not the string "null").
+    fields += [f"{field_name(k)}={_text(v)}" for k, v in rest.items() if v is not None]
     return fields
 
 
