@@ -305,7 +305,8 @@ class Service:
         except ConfigError as exc:
             log.error(audit.CONFIG_RELOAD_REJECTED, config=str(self.settings.source),
                       key=exc.key, error=str(exc))
-            self.notifier.ready(f"reload rejected, old config kept: {exc}")
+            self.supervisor.note = f"reload rejected, old config kept: {exc}"
+            self.notifier.ready(self.supervisor.note)
             return
         old_level, self.settings = self.settings.log.level, settings
         pipeline.reconfigure(settings)
@@ -315,6 +316,8 @@ class Service:
                  needs_restart=change.needs_restart)
         audit.set_level(settings.log.level)
         restart = f"; restart to apply {', '.join(change.needs_restart)}" \
+            if change.needs_restart else ""
+        self.supervisor.note = f"restart to apply {', '.join(change.needs_restart)}" \
             if change.needs_restart else ""
         self.notifier.ready(f"configuration reloaded{restart}")
 

@@ -91,6 +91,9 @@ class Supervisor:
         self._file_error = False
         self._task: asyncio.Task[None] | None = None
         self.state = "starting"
+        #: Kept at the end of every STATUS= line until replaced (a rejected reload stays
+        #: visible until a good one or a restart).
+        self.note = ""
         self.stalled = False
         self.pings = 0
 
@@ -186,7 +189,8 @@ class Supervisor:
         return (f"{head}; queues split={depths.get('intake', 0)} ocr={depths.get('pages', 0)} "
                 f"correct={depths.get('text', 0)} outbox={depths.get('done', 0)}; "
                 f"in flight {in_flight}; done {counts['processed']}, failed {counts['failed']}, "
-                f"deferred {counts['deferred']}{_model_summary(snapshot['model_process'])}")
+                f"deferred {counts['deferred']}{_model_summary(snapshot['model_process'])}"
+                + (f"; {self.note}" if self.note else ""))
 
     def write_file(self, depths: dict[str, int], in_flight: int, snapshot: dict[str, Any],
                    healthy: bool) -> None:
@@ -203,9 +207,13 @@ class Supervisor:
             "queues": depths,
             "in_flight": in_flight,
             **{k: v for k, v in snapshot.items() if k != "model_process"},
-            "model": {"loaded": snapshot["model_process"]["state"] == "loaded",
+            "model": {"loaded": snapshot["model_process"]["state"] == "loaded"
+                      and self.state != "stopped",
                       "file": snapshot["model"], "corrector": self._corrector,
-                      **snapshot["model_process"]},
+                      **snapshot["model_process"],
+                      # A stopped daemon has no model process, whatever its last state was.
+                      **({"state": "stopped", "pid": None} if self.state == "stopped"
+                         and snapshot["model_process"]["state"] != "off" else {})},
             "watchdog": {"enabled": self._notifier.watchdog_period is not None,
                          "healthy": healthy, "stalled": self.stalled, "pings": self.pings},
         }

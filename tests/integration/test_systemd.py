@@ -199,6 +199,14 @@ def test_bad_config_on_reload_is_rejected_and_the_old_one_kept(
             daemon.service.handle_reload()
             done = await sock.until("READY", "1")
             assert "not valid TOML" in done[-1]["STATUS"]
+            # The rejection stays on the STATUS= line of the ticks that follow.
+            later = await sock.until("STATUS", contains="queues split=")
+            assert "reload rejected, old config kept" in later[-1]["STATUS"]
+            workspace.config.write_text(good)
+            daemon.service.handle_reload()
+            await sock.until("READY", "1")
+            cleared = await sock.until("STATUS", contains="queues split=")
+            assert "reload rejected" not in cleared[-1]["STATUS"]
             write_sample(workspace.inbox / "still.png", [INVOICE])
             _document, outcome = await daemon.next()
             assert outcome is Outcome.PROCESSED
