@@ -61,10 +61,12 @@ def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]
     hits: list[tuple[_Hit, DateReading]] = []
     labelled_lines = set()
     for line, weight, m in _label_hits(lines, labels):
-        before = line.text[:m.end()]
-        if skip is not None and skip.search(before[max(0, m.start() - 12):]):
-            continue
         readings = find_dates(line.text[m.end():], locale.day_first, today)
+        # What the line says before the date, the label's own words included: "Date limite
+        # de paiement le 05 Juillet" is a deadline although it starts with "Date".
+        said = line.text[max(0, m.start() - 12):m.end() + (readings[0].start if readings else 0)]
+        if skip is not None and skip.search(said):
+            continue
         if readings:
             r = readings[0]
             r = DateReading(r.value, r.text, r.start + m.end(), r.end + m.end(), r.problem)

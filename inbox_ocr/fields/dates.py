@@ -11,18 +11,21 @@ from inbox_ocr.fields.lines import _Line
 
 _MONTHS: dict[str, int] = {}
 for _n, _names in enumerate([
-    "january jan januar jänner janvier janv januari stycznia styczeń styczen",
-    "february feb februar février fevrier févr fevr februari lutego luty",
-    "march mar märz maerz marz mars mac marca marzec",
-    "april apr avril avr kwietnia kwiecień kwiecien",
-    "may mai mei maja maj",
-    "june jun juni juin czerwca czerwiec",
-    "july jul juli juillet juil julai lipca lipiec",
-    "august aug août aout ogos ogo sierpnia sierpień sierpien",
-    "september sep sept septembre września wrzesnia wrzesień wrzesien",
-    "october oct okt oktober octobre października pazdziernika październik pazdziernik",
-    "november nov novembre listopada listopad",
-    "december dec dez dezember décembre decembre déc disember grudnia grudzień grudzien",
+    "january jan januar jänner janvier janv januari stycznia styczeń styczen enero ene gennaio janeiro",
+    "february feb februar février fevrier févr fevr februari lutego luty febrero febbraio fevereiro fev",
+    "march mar märz maerz marz mars mac marca marzec maart mrt marzo março marco",
+    "april apr avril avr kwietnia kwiecień kwiecien abril abr aprile",
+    "may mai mei maja maj mayo maggio maio",
+    "june jun juni juin czerwca czerwiec junio giugno giu junho",
+    "july jul juli juillet juil julai lipca lipiec julio luglio lug julho",
+    "august aug août aout ogos ogo sierpnia sierpień sierpien augustus agosto ago",
+    "september sep sept septembre września wrzesnia "
+    "wrzesień wrzesien septiembre setiembre settembre setembro",
+    "october oct okt oktober octobre października "
+    "pazdziernika październik pazdziernik octubre ottobre ott outubro",
+    "november nov novembre listopada listopad noviembre novembro",
+    "december dec dez dezember décembre decembre déc "
+    "disember grudnia grudzień grudzien diciembre dic dicembre dezembro",
 ], 1):
     for _name in _names.split():
         _MONTHS[_name] = _n
@@ -31,8 +34,10 @@ _MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 _DATE_RES = [
     ("ymd", re.compile(r"(?<!\d)(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")),
     ("num", re.compile(r"(?<![\d.])(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})(?!\d)")),
-    ("dmy", re.compile(rf"(?<![\w])(\d{{1,2}})\.?(?:st|nd|rd|th|er)?[\s\-/]*({_MONTH})\.?"
-                       r"[\s\-/,]*(\d{4}|\d{2})(?!\d)", re.IGNORECASE)),
+    # "5 de marzo de 2024" (Spanish, Portuguese) as well as "5 March 2024", "5-Mar-24".
+    ("dmy", re.compile(rf"(?<![\w])(\d{{1,2}})\.?(?:st|nd|rd|th|er)?[\s\-/]*(?:de\s+)?"
+                       rf"({_MONTH})\.?[\s\-/,]*(?:de\s+)?(\d{{4}}|\d{{2}})(?!\d)",
+                       re.IGNORECASE)),
     ("mdy", re.compile(rf"(?<![\w])({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*"
                        r"(\d{4})(?!\d)", re.IGNORECASE)),
 ]

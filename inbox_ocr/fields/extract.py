@@ -17,10 +17,10 @@ The rule is the accounting users' one: a flagged raw value beats a wrong correct
 - IBANs (ISO 13616 mod 97) and VAT numbers (DE, FR, PL, GB, BE, NL, IT, ES, AT; India's GSTIN)
   are checked by their checksums; an identifier with no known checksum is not ``valid``;
 - words that the OCR engine read with a low confidence make the field not ``valid``;
-- labels are found in English, French, German, Polish and Malay, also when OCR damaged one of
-  their characters (``Gesamibetrag``); a value found without a proper label (a total that is
-  only the largest amount printed with a currency, an invoice number under ``Booking ID``) is
-  never ``valid``.
+- labels are found in English, French, German, Polish, Malay, Dutch, Spanish, Italian and
+  Portuguese, also when OCR damaged one of their characters (``Gesamibetrag``); a value
+  found without a proper label (a total that is only the largest amount printed with a
+  currency, an invoice number under ``Booking ID``) is never ``valid``.
 
 Nothing here invents a value: every value is taken from one line of the text, whose text is
 kept in ``source``. ``today`` is injected (dates are checked against a plausible range)."""

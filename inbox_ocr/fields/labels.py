@@ -16,27 +16,38 @@ def _labels(*specs: tuple[float, str]) -> list[tuple[float, re.Pattern[str]]]:
 _INVOICE_NUMBER = _labels(
     (1.0, r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#|id)|inv\.?\s*(?:no|#)\.?"
           r"|facture\s*(?:n\s?[°ºo]\.?|num[ée]ro)|n\s?[°º]\s*(?:de\s*)?facture|rechnungs?-?\s*(?:nummer|nr\.?)"
-          r"|faktura\s*(?:vat\s*)?(?:nr\.?|numer)|numer\s*faktury|invois\s*no\.?"),
+          r"|faktura\s*(?:vat\s*)?(?:nr\.?|numer)|numer\s*faktury|invois\s*no\.?"
+          # Dutch, Spanish, Italian, Portuguese.
+          r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|n[úu]mero\s*de\s*factura"
+          r"|factura\s*(?:n\s?[°ºo]\.?|n[úu]m\.?|nr\.?)|n\s?[°º]\s*(?:de\s*)?factura"
+          r"|numero\s*(?:di\s*)?fattura|fattura\s*(?:n\.?|nr\.?|numero|n\s?[°º])"
+          r"|n[úu]mero\s*da\s*fatura|fatura\s*(?:n\.?\s?[°ºo]?|n[úu]mero)"),
     (0.9, r"(?:receipt|bill|document|doc|belegs?|rachunek|resit)\s*(?:no\.?|number|nr\.?|#|num[ée]ro)"
           r"|tax\s*invoice\s*(?:no\.?|#)|no\.?\s*(?:invois|resit|bil)"),
-    (0.6, r"booking\s*id|invoice(?=\s*:)|facture(?=\s*:)|rechnung(?=\s*:)|faktura(?=\s+\S*\d)"),
+    (0.6, r"booking\s*id|invoice(?=\s*:)|facture(?=\s*:)|rechnung(?=\s*:)|faktura(?=\s+\S*\d)"
+          r"|factuur(?=\s*:)|factura(?=\s*:)|fattura(?=\s*:)|fatura(?=\s*:)"),
 )
 _INVOICE_DATE = _labels(
     (1.0, r"invoice\s*date|date\s*of\s*invoice|inv\.?\s*(?:date|dt)|bill\s*date|receipt\s*date"
           r"|date\s*(?:de\s*(?:la\s*)?)?facture|rechnungsdatum|data\s*(?:wystawienia|faktury)"
-          r"|tarikh\s*invois"),
-    (0.8, r"date|datum|data|tarikh|dated"),
+          r"|tarikh\s*invois|factuurdatum|fecha\s*(?:de\s*)?(?:la\s*)?(?:factura|emisi[óo]n)"
+          r"|data\s*(?:della\s*)?fattura|data\s*(?:de\s*|da\s*)?(?:emiss[ãa]o|fatura)"),
+    (0.8, r"date|datum|data|tarikh|dated|fecha"),
 )
 _DUE_DATE = _labels(
     (1.0, r"due\s*date|payment\s*due|pay\s*by|date\s*d'?\s*[ée]ch[ée]ance|[ée]ch[ée]ance"
           r"|f[äa]llig(?:keitsdatum|\s*am)?|zahlbar\s*bis|zahlungsziel|termin\s*p[łl]atno[śs]ci"
-          r"|tarikh\s*(?:akhir|tamat)"),
+          r"|tarikh\s*(?:akhir|tamat)|date\s*limite\s*(?:de\s*)?(?:paiement|r[èe]glement)"
+          r"|vervaldatum|vervaldag|uiterste\s*betaaldatum|fecha\s*(?:de\s*)?vencimiento"
+          r"|vencimiento|data\s*(?:di\s*)?scadenza|scadenza|data\s*(?:de\s*)?vencimento"
+          r"|vencimento"),
 )
 # Dates on these lines are something else (order, delivery, period, stay).
 _OTHER_DATE = re.compile(
     r"order|delivery|ship|check\s*(?:in|out)|period|from|until|lieferdatum|leistungs|"
     r"commande|livraison|sprzeda|dostaw|expir|valid|printed|born|birth|due|[ée]ch[ée]ance|"
-    r"f[äa]llig|zahlungsziel|termin|du\s+\d", re.IGNORECASE)
+    r"f[äa]llig|zahlungsziel|termin|du\s+\d|limite|paiement|vervaldat|leverdatum|levering|"
+    r"vencim|entrega|scadenz|consegna|vencimento", re.IGNORECASE)
 
 _TOTAL = _labels(
     (1.1, r"total\s*after\s*(?:adj|round)\w*|total\s*rounded|rounded\s*total|grand\s*total"
@@ -45,33 +56,38 @@ _TOTAL = _labels(
           r"|net\s*[àa]\s*payer|total\s*[àa]\s*payer|gesamtbetrag|rechnungsbetrag|endbetrag"
           r"|zu\s*zahlen|zahlbetrag|do\s*zap[łl]aty|jumlah\s*(?:besar|keseluruhan|bersih)"
           r"|jumlah\s*perlu\s*dibayar|total\s*for\s*this\s*invoice|invoice\s*total"
-          r"|gesamtsumme|rechnungssumme"),
+          r"|gesamtsumme|rechnungssumme|totaal\s*(?:te\s*betalen|bedrag|incl\w*)|te\s*betalen"
+          r"|totaalbedrag|total\s*a\s*pagar|importe\s*total|total\s*factura"
+          r"|totale\s*(?:fattura|documento|da\s*pagare)|valor\s*total|total\s*a\s*pagar"),
     (1.0, r"total\s*(?:sales\s*)?\(?[^)\d]{0,12}incl\w*|total\s*amount|total\s*brutto"
           r"|suma\s*brutto|warto[śs][ćc]\s*brutto"),
     # "Tota1", "Totat": OCR misreads of the label itself.
-    (0.8, r"tota[l1It]|jumlah|razem|summe|gesamt|montant\s*total|net+\s*amt"),
+    (0.8, r"tota[l1It]|jumlah|razem|summe|gesamt|montant\s*total|net+\s*amt|totaal|totale"),
 )
 # Lines that hold another total (quantity, tax, before tax...): only for the plain labels.
 _NOT_TOTAL = re.compile(
     r"sub|qty|quantity|items?\b|pieces|pcs|excl|exclud|before\s*tax|\bht\b|tax\b|gst\b|vat\b"
-    r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b|paid|kecil",
+    r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b|paid|kecil"
+    r"|btw\b|iva\b|excl|imponib|korting|descuento|sconto",
     re.IGNORECASE)
 _NOT_STRONG_TOTAL = re.compile(r"sub|excl|exclud|before\s*tax|\bht\b", re.IGNORECASE)
 _SUBTOTAL = _labels(
     (1.0, r"sub\s*-?\s*total|total\s*\(?\s*excl\w*|total\s*sales\s*\(?\s*excl\w*|total\s*ht"
           r"|montant\s*ht|total\s*net|net\s*amount|amount\s*excl\w*|total\s*before\s*tax"
           r"|nettobetrag|zwischensumme|summe\s*netto|gesamt\s*netto|warto[śs][ćc]\s*netto"
-          r"|razem\s*netto|jumlah\s*kecil|jumlah\s*sebelum\s*cukai|net\s*total\s*excl\w*"),
+          r"|razem\s*netto|jumlah\s*kecil|jumlah\s*sebelum\s*cukai|net\s*total\s*excl\w*"
+          r"|subtotaal|totaal\s*excl\w*|base\s*imponible|imponibile|subtotale|valor\s*l[íi]quido"),
 )
 _TAX = _labels(
     (1.0, r"total\s*(?:tax|gst|vat|sst)|(?:vat|gst|sst|tax)\s*amount|tax\s*total|montant\s*tva"
           r"|kwota\s*vat|umsatzsteuer|mehrwertsteuer|mwst\.?|ust\.?|tva|vat|gst|sst|tax|podatek"
-          r"|cukai"),
+          r"|cukai|btw|iva|imposta"),
 )
 _NOT_TAX = re.compile(
     r"invoice|id\b|no\b|nr\b|reg|number|code|summary|incl|exclud|excl|inclus|included|rate"
     r"|taxable|\btin\b|ust-?id|ustid|identif|intracom|n\s?[°º]|numéro|num[ée]ro|payer|st\.?-?nr|steuer-?nr"
-    r"|sub|total\s*(?:sales|amount)", re.IGNORECASE)
+    r"|sub|total\s*(?:sales|amount)|btw-?\s*(?:nr|nummer|id)|nummer|partita|p\.\s*iva|nif|cif"
+    r"|contribuinte", re.IGNORECASE)
 _ROUNDING = re.compile(r"round|arrondi|rundung|zaokr|pelarasan|penggenapan", re.IGNORECASE)
 _CASH = re.compile(r"^\W*(?:cash|tunai|paid|esp[èe]ces|bar|got[óo]wka|amount\s*paid|tendered"
                    r"|visa|master\s*card|mastercard|credit\s*card|debit\s*card|card|carte|karta"

@@ -51,6 +51,10 @@ _LABEL_WORDS = frozenset({
     "payable", "facture", "montant", "rechnung", "rechnungsnummer", "rechnungsdatum",
     "rechnungsbetrag", "gesamtbetrag", "nettobetrag", "zwischensumme", "endbetrag", "faktura",
     "razem", "jumlah", "tarikh", "tunai", "cukai", "invois",
+    # Dutch, Spanish, Italian, Portuguese: also keeps "fattura" from being "repaired" into the
+    # Polish "faktura", one letter away.
+    "factuur", "factuurnummer", "factuurdatum", "vervaldatum", "totaal", "subtotaal",
+    "factura", "importe", "fattura", "totale", "importo", "imponibile", "fatura",
 })
 
 

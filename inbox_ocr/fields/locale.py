@@ -14,6 +14,10 @@ _LANGUAGE_WORDS = {
     "de": r"rechnung|datum|betrag|mwst|ust|summe|gesamt|zahlung|steuer|bankverbindung",
     "pl": r"faktura|sprzedawca|nabywca|razem|zapłaty|zaplaty|netto|brutto|nip|płatności",
     "ms": r"jumlah|tunai|baki|cukai|terima kasih|sdn\.? bhd|jalan|taman|selangor|johor|kuala",
+    "nl": r"factuur|btw|totaal|bedrag|betaling|vervaldatum|kvk|te betalen|omschrijving",
+    "es": r"factura|fecha|importe|iva|cif|nif|vencimiento|base imponible|pagar",
+    "it": r"fattura|importo|iva|totale|partita|scadenza|imponibile|pagamento",
+    "pt": r"fatura|valor|contribuinte|vencimento|pagamento|nif|iva|emissão|emissao",
     "en": r"invoice|total|amount|date|receipt|thank you|subtotal|due|cash|change",
 }
 # Countries where the day comes first, recognisable by currency or company form; and the US.
@@ -49,7 +53,7 @@ def _detect_locale(lines: Sequence[_Line]) -> Locale:
     day_first = _day_first_evidence(lines)
     if day_first is None:
         day_cue = bool(_DAY_FIRST_CUES.search(text)) and not _MONTH_FIRST_CUES.search(text)
-        if language in {"fr", "de", "pl", "ms"} or day_cue:
+        if language in {"fr", "de", "pl", "ms", "nl", "es", "it", "pt"} or day_cue:
             day_first = True
         elif _MONTH_FIRST_CUES.search(text) and not _DAY_FIRST_CUES.search(text):
             day_first = False

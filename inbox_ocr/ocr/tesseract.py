@@ -72,7 +72,10 @@ class TesseractEngine:
             iterator = self._api.GetIterator()
             level = tesserocr.RIL.WORD
             for item in tesserocr.iterate_level(iterator, level):
-                word = item.GetUTF8Text(level)
+                try:
+                    word = item.GetUTF8Text(level)
+                except RuntimeError:  # "No text returned": a blob Tesseract read nothing in
+                    continue
                 if word:
                     words.append(Word(word, round(float(item.Confidence(level)), 1)))
         except RuntimeError as exc:

@@ -13,7 +13,8 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from PIL import Image
+import pytest
+from PIL import Image, ImageDraw
 
 from inbox_ocr import cli
 from inbox_ocr.bench.samples import write_sample
@@ -188,3 +189,44 @@ def test_a_name_with_a_newline_gets_a_safe_stem(workspace: Workspace) -> None:
     assert [p.name for p in workspace.archive.iterdir()] == ["new_line.png"]
     result = json.loads((workspace.outbox / "new_line.json").read_text())
     assert result["source"]["name"] == "new\nline.png"
+
+
+def dotted_page(path: Path) -> None:
+    """A page of dots and no text: Tesseract's word iterator says "No text returned"."""
+    image = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(image)
+    for x in range(100, 1600, 30):
+        for y in range(100, 2100, 30):
+            draw.ellipse((x, y, x + 8, y + 8), fill=0)
+    image.save(path, dpi=(200, 200))
+
+
+@pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
+def test_a_page_an_engine_cannot_read_is_a_result_with_a_warning(workspace: Workspace,
+                                                                  engine: str) -> None:
+    workspace.write_config()
+    workspace.config.write_text(workspace.config.read_text().replace(
+        'engine = "tesseract"', f'engine = "{engine}"'))
+    dotted_page(workspace.inbox / "dots.png")
+    Image.new("L", (1700, 2200), 255).save(workspace.inbox / "blank.png", dpi=(200, 200))
+    assert cli.main(["run", "--oneshot", "--config", str(workspace.config)]) == ExitCode.OK
+    assert not workspace.failed.exists() or list(workspace.failed.iterdir()) == []
+    blank = json.loads((workspace.outbox / "blank.json").read_text())
+    assert any(": no_text:" in w for w in blank["warnings"]), blank["warnings"]
+    dots = json.loads((workspace.outbox / "dots.json").read_text())  # a result, not failed/
+    if engine == "tesseract":  # reads nothing there (RapidOCR reads dots as characters)
+        assert any(": no_text:" in w for w in dots["warnings"]), dots["warnings"]
+
+
+def test_a_rotated_page_is_processed_with_a_low_confidence_warning(workspace: Workspace) -> None:
+    workspace.write_config()
+    write_sample(workspace.inbox / "upright.png", [["Invoice No: INV-4411", "Total due: 25.00",
+                                                    "Thank you for your business"]])
+    with Image.open(workspace.inbox / "upright.png") as page:
+        page.rotate(90, expand=True).save(workspace.inbox / "sideways.png", dpi=(300, 300))
+    assert cli.main(["run", "--oneshot", "--config", str(workspace.config)]) == ExitCode.OK
+    upright = json.loads((workspace.outbox / "upright.json").read_text())
+    sideways = json.loads((workspace.outbox / "sideways.json").read_text())
+    assert not any("low_ocr_confidence" in w for w in upright["warnings"])
+    assert any(": low_ocr_confidence:" in w or ": no_text:" in w
+               for w in sideways["warnings"]), sideways["warnings"]

@@ -472,3 +472,66 @@ def test_due_date_before_invoice_date_is_flagged() -> None:
     due = fields.get("due_date")
     assert due is not None and due.value == "2024-02-14" and not due.valid
     assert due.reason is not None and due.reason.startswith("due-before-invoice")
+
+
+# -- Dutch, Spanish, Italian, Portuguese (generated invoices) ---------------------------------
+
+LANGUAGE_INVOICES = {
+    "nl": ("""Drukkerij Jansen B.V.
+Kerkstraat 12, 1017 GC Amsterdam
+Factuurnummer: 2023-0417
+Factuurdatum: 14-03-2023
+Vervaldatum: 13-04-2023
+Subtotaal € 1.250,00
+BTW 21% € 262,50
+Totaal te betalen € 1.512,50""",
+           ("2023-0417", "2023-03-14", "2023-04-13", "1512.50", "1250.00", "262.50")),
+    "es": ("""Imprenta Garcia S.L.
+Calle Mayor 5, 28013 Madrid
+Factura Nº: F-2024-118
+Fecha de factura: 5 de marzo de 2024
+Fecha de vencimiento: 4 de abril de 2024
+Base imponible 800,00 €
+IVA 21% 168,00 €
+Total a pagar 968,00 €""",
+           ("F-2024-118", "2024-03-05", "2024-04-04", "968.00", "800.00", "168.00")),
+    "it": ("""Tipografia Rossi S.r.l.
+Via Roma 10, 00184 Roma
+Fattura n. 2024/055
+Data fattura: 12 febbraio 2024
+Scadenza: 13 marzo 2024
+Imponibile 500,00 €
+IVA 22% 110,00 €
+Totale documento 610,00 €""",
+           ("2024/055", "2024-02-12", "2024-03-13", "610.00", "500.00", "110.00")),
+    "pt": ("""Gráfica Silva Lda
+Rua Augusta 20, 1100-053 Lisboa
+Fatura nº 2024/77
+Data de emissão: 20 de maio de 2024
+Data de vencimento: 19 de junho de 2024
+Valor líquido 300,00 €
+IVA 23% 69,00 €
+Total a pagar 369,00 €""",
+           ("2024/77", "2024-05-20", "2024-06-19", "369.00", "300.00", "69.00")),
+}
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGE_INVOICES))
+def test_invoices_in_more_languages(language: str) -> None:
+    text, expected = LANGUAGE_INVOICES[language]
+    fields = fields_of(text)
+    assert fields.locale.language == language
+    names = ("invoice_number", "invoice_date", "due_date", "total", "subtotal", "tax")
+    assert tuple(value(fields, n) for n in names) == expected
+    assert all(fields.get(n).valid for n in names)  # type: ignore[union-attr]
+    assert value(fields, "currency") == "EUR"
+
+
+def test_a_payment_deadline_is_never_the_invoice_date() -> None:
+    fields = fields_of("""Société Exemple SARL
+Facture n° 2015-117
+Date limite de paiement le 05 Juillet 2015
+Total TTC : 120,00 €""")
+    date_field = fields.get("invoice_date")
+    assert date_field is None or not (date_field.value == "2015-07-05" and date_field.valid)
+    assert value(fields, "due_date") == "2015-07-05"
