@@ -63,6 +63,26 @@ OCR_WORKER_REPLACED = "ocr.worker_replaced"
 OUTCOME_EVENTS = {DOCUMENT_PROCESSED: "processed", DOCUMENT_FAILED: "failed",
                   DOCUMENT_DEFERRED: "deferred", DOCUMENT_DUPLICATE: "duplicate"}
 
+#: The keys of the canonical events that telemetry, the metrics and the status file read,
+#: defined here once: the pipeline writes them, ``tests/integration/test_scanner_reality.py``
+#: checks that a real run's events carry every one, so a rename cannot silently zero a metric.
+PAGES = "pages"
+CORRECTIONS = "corrections"
+REASON = "reason"
+STAGES = ("queued", "split", "ocr", "correct", "write", "total")
+
+
+def seconds_key(stage: str) -> str:
+    """``document.processed``'s key for the seconds a document spent in ``stage``."""
+    return f"{stage}_s"
+
+
+CANONICAL_KEYS = {
+    DOCUMENT_PROCESSED: (PAGES, CORRECTIONS, *map(seconds_key, STAGES)),
+    DOCUMENT_FAILED: (REASON,),
+    DOCUMENT_DEFERRED: (REASON,),
+}
+
 LOGGER = "inbox_ocr"
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,

@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from inbox_ocr.ops import audit
 
 QUEUES = ("intake", "pages", "text", "done")
-STAGES = ("queued", "split", "ocr", "correct", "write", "total")
+STAGES = audit.STAGES
 _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 _OUTCOMES = audit.OUTCOME_EVENTS
 
@@ -77,14 +77,14 @@ class Metrics:
             outcome = _OUTCOMES[name]
             self.documents.labels(outcome=outcome).inc()
             if name == audit.DOCUMENT_PROCESSED:
-                self.pages.inc(_number(event.get("pages")))
-                self.corrections.inc(_number(event.get("corrections")))
+                self.pages.inc(_number(event.get(audit.PAGES)))
+                self.corrections.inc(_number(event.get(audit.CORRECTIONS)))
                 for stage in STAGES:
-                    seconds = event.get(f"{stage}_s")
+                    seconds = event.get(audit.seconds_key(stage))
                     if isinstance(seconds, int | float):
                         self.stage_seconds.labels(stage=stage).observe(float(seconds))
             elif name != audit.DOCUMENT_DUPLICATE:
-                self.failures.labels(reason=str(event.get("reason", "unknown")),
+                self.failures.labels(reason=str(event.get(audit.REASON, "unknown")),
                                      outcome=outcome).inc()
         elif name == audit.MODEL_LOADED:
             self.model_loaded.set(1)

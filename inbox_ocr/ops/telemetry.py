@@ -70,21 +70,21 @@ class Telemetry:
             elif name == audit.PAGE_SPLIT and doc_id in self._documents:
                 doc = self._documents[doc_id]
                 doc.pages_split = max(doc.pages_split, _int(event.get("page")))
-                doc.pages_total = _int(event.get("pages")) or doc.pages_total
+                doc.pages_total = _int(event.get(audit.PAGES)) or doc.pages_total
             elif name == audit.PAGE_OCR and doc_id in self._documents:
                 self._documents[doc_id].pages_ocr += 1
             elif name in _OUTCOMES:
                 self._documents.pop(doc_id, None)
                 self.counts[_OUTCOMES[name]] += 1
                 if name == audit.DOCUMENT_PROCESSED:
-                    pages = _int(event.get("pages"))
+                    pages = _int(event.get(audit.PAGES))
                     self.pages += pages
-                    self.corrections += _int(event.get("corrections"))
+                    self.corrections += _int(event.get(audit.CORRECTIONS))
                     self._recent.append((self._clock(), pages))
                 elif name == audit.DOCUMENT_FAILED:
-                    self.failures[str(event.get("reason", "unknown"))] += 1
+                    self.failures[str(event.get(audit.REASON, "unknown"))] += 1
                 elif name == audit.DOCUMENT_DEFERRED:
-                    self.deferrals[str(event.get("reason", "unknown"))] += 1
+                    self.deferrals[str(event.get(audit.REASON, "unknown"))] += 1
             elif name == audit.MODEL_LOADED:
                 self.model = str(event.get("model", ""))
                 self.model_state = "loaded"

@@ -230,3 +230,15 @@ def test_a_rotated_page_is_processed_with_a_low_confidence_warning(workspace: Wo
     assert not any("low_ocr_confidence" in w for w in upright["warnings"])
     assert any(": low_ocr_confidence:" in w or ": no_text:" in w
                for w in sideways["warnings"]), sideways["warnings"]
+
+
+def test_the_canonical_events_carry_every_key_the_counters_read(workspace: Workspace) -> None:
+    audit_file(workspace)
+    write_sample(workspace.inbox / "good.png", [["Invoice No: INV-5", "Total: 1.00"]])
+    (workspace.inbox / "broken.pdf").write_bytes(b"%PDF-1.4 nothing here\n%%EOF\n")
+    assert cli.main(["run", "--oneshot", "--config", str(workspace.config)]) == ExitCode.OK
+    events = workspace.audit_events()
+    for name in (audit.DOCUMENT_PROCESSED, audit.DOCUMENT_FAILED):
+        (event,) = [e for e in events if e["event"] == name]
+        missing = set(audit.CANONICAL_KEYS[name]) - set(event)
+        assert not missing, (name, missing)
