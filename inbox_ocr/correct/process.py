@@ -253,9 +253,11 @@ class SupervisedCorrector:
     """
 
     def __init__(self, settings: LlmSettings, *, time_limit: float | None = None,
-                 hub: Hub | None = None, clock: Callable[[], float] = time.monotonic,
+                 hub: Hub | None = None, packaged_dir: Path | None = None,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._settings = settings
+        self._packaged_dir = packaged_dir
         self._time_limit = time_limit
         self._hub = hub
         self._clock = clock
@@ -280,7 +282,7 @@ class SupervisedCorrector:
         return process.pid if process is not None and process.alive else None
 
     def load(self) -> None:
-        self._path = resolve_model(self._settings, self._hub)
+        self._path = resolve_model(self._settings, self._hub, self._packaged_dir)
         self.name = f"llm:{self._path.name}"
         try:
             self._start()
@@ -395,17 +397,18 @@ class SupervisedCorrector:
             process.stop()
 
 
-def make_corrector(settings: Settings | LlmSettings,
-                   time_limit: float | None = None) -> Corrector:
+def make_corrector(settings: Settings | LlmSettings, time_limit: float | None = None,
+                   packaged_dir: Path | None = None) -> Corrector:
     """The corrector the settings ask for: the supervised model process, or the pass-through.
 
     Given full ``Settings`` the model follows ``limits.llm_seconds_per_page``; given
     ``LlmSettings`` alone (CLI tools), ``time_limit`` (None: no limit per page).
+    ``packaged_dir``: see ``resolve_model`` (the daemon passes its state folder).
     """
     llm = settings.llm if isinstance(settings, Settings) else settings
     if not llm.enabled:
         return PassThroughCorrector()
     if isinstance(settings, Settings):
         time_limit = settings.limits.llm_seconds_per_page
-    return SupervisedCorrector(llm, time_limit=time_limit)
+    return SupervisedCorrector(llm, time_limit=time_limit, packaged_dir=packaged_dir)
 

@@ -150,6 +150,14 @@ def test_failed_download_names_the_fix(tmp_path: Path) -> None:
     assert info.value.key == "llm.model_path"
 
 
+def test_the_daemon_assembles_the_packaged_model_in_its_state_folder(tmp_path: Path) -> None:
+    path = resolve_model(LlmSettings(), packaged_dir=tmp_path / "models")
+    assert path == tmp_path / "models" / "gemma-3-270m-q4_k_m.gguf"
+    home = resolve_model(LlmSettings())  # the command-line tools: the package's own place
+    assert path.stat().st_size == home.stat().st_size
+    assert path.stat().st_ino == home.stat().st_ino  # a hard link: no second 253 MB copy
+
+
 def test_local_model_path_file_or_folder(tmp_path: Path) -> None:
     (tmp_path / "a-Q8_0.gguf").write_bytes(b"GGUF")
     assert resolve_model(LlmSettings(model_path=str(tmp_path))) == tmp_path / "a-Q8_0.gguf"

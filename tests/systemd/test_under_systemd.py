@@ -99,6 +99,8 @@ def test_a_scan_lands_in_the_outbox_with_the_documented_owner_and_mode(box: Cont
             assert owner[1] == "640", (path, owner)
     loaded = [e for e in box.journal("EVENT=model.loaded")]
     assert loaded and loaded[-1].get("SELF_TEST_SCORE")
+    # The packaged model lives in the state folder, not in a home directory.
+    assert loaded[-1]["MODEL"] == "/var/lib/inbox-ocr/models/gemma-3-270m-q4_k_m.gguf"
 
 
 def test_journald_entries_find_one_documents_history(box: Container) -> None:
@@ -169,6 +171,7 @@ def test_a_wedged_pipeline_is_restarted_by_the_watchdog_with_nothing_lost(
 
 def test_stop_drains_and_exits_cleanly(box: Container) -> None:
     t0 = time.monotonic()
+    since = box.run("date", "+%s").stdout.strip()
     box.run("systemctl", "stop", "inbox-ocr", timeout=120)
     seconds = time.monotonic() - t0
     state = box.show("inbox-ocr", "ActiveState", "Result", "ExecMainStatus", "TimeoutStopUSec")
@@ -177,6 +180,9 @@ def test_stop_drains_and_exits_cleanly(box: Container) -> None:
     assert seconds < 90
     stopped = box.journal("EVENT=daemon.stopped")
     assert stopped
+    # Nothing was left for systemd to kill (the multiprocessing resource tracker included).
+    messages = [str(e.get("MESSAGE", "")) for e in box.journal(f"--since=@{since}")]
+    assert not [m for m in messages if "SIGKILL" in m], messages
     box.run("systemctl", "start", "inbox-ocr", timeout=400)
 
 
