@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     copy_tree(root)
     container = Container(root, tmp_path_factory.mktemp("nspawn") / "console.log")
     try:
+        # The root is cached between runs; what a run installed or processed is not.
+        container.run("rm", "-rf", "/srv/scans", "/var/lib/inbox-ocr", "/etc/inbox-ocr",
+                      "/etc/systemd/system/inbox-ocr.service",
+                      "/etc/systemd/system/inbox-ocr.service.d")
         container.run("env", "INBOX_OCR_EXTRAS=", "/opt/inbox-ocr/scripts/setup.sh",
                       timeout=1500)
         for step in INSTALL:
@@ -55,10 +60,13 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
         container.close()
 
 
+RUN = uuid.uuid4().hex[:8].upper()  # every run's scans are new content
+
+
 def scan(box: Container, name: str, lines: list[str]) -> str:
     """Drop a scan into the inbox as the scanner user would; returns its sha256."""
     staged = box.path(f"/home/scanner/{name}")
-    write_sample(staged, [lines])
+    write_sample(staged, [[*lines, f"Ref {RUN}"]])
     box.run("chown", "scanner:scanner", f"/home/scanner/{name}")
     box.run("runuser", "-u", "scanner", "--", "sh", "-c",
             f"umask 007 && cp /home/scanner/{name} /srv/scans/inbox/.{name}.part && "
