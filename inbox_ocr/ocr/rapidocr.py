@@ -33,6 +33,11 @@ LINE_HEIGHT = 32
 LINE_MARGIN = 0.05
 # Fewer lines per recogniser batch pad less: 1.49 s per receipt against 1.75 s with 6.
 REC_BATCH = 3
+#: Pages larger than this are read at a reduced size (aspect kept). RapidOCR holds several
+#: full-size copies of the page (BGR, float detection input, crops); a 5100x6600 page peaked
+#: near 800 MB and an 81 MP one at 1.36 GB. 16 MP is an A4 page at about 400 dpi, so scans at
+#: the usual 200-400 dpi are read untouched.
+MAX_READ_PIXELS = 16_000_000
 
 
 class LineReader(Protocol):
@@ -64,6 +69,14 @@ class RapidOcrEngine:
             self.version += f" (word breaks: tesseract {self._reader.version})"
 
     def recognize(self, image: Image.Image) -> OcrResult:
+        scaled = reduced(image, MAX_READ_PIXELS)
+        try:
+            return self._read(scaled)
+        finally:
+            if scaled is not image:
+                scaled.close()
+
+    def _read(self, image: Image.Image) -> OcrResult:
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         try:
             found, _elapsed = self._ocr(bgr, return_word_box=True)
@@ -90,6 +103,16 @@ class RapidOcrEngine:
         if self._reader:
             self._reader.close()
             self._reader = None
+
+
+def reduced(image: Image.Image, max_pixels: int) -> Image.Image:
+    """``image`` itself when it has at most ``max_pixels``, else a copy scaled down to that."""
+    pixels = image.width * image.height
+    if pixels <= max_pixels:
+        return image
+    scale = (max_pixels / pixels) ** 0.5
+    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def line_crop(page: Image.Image, region: Region) -> Image.Image:

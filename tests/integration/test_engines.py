@@ -204,3 +204,14 @@ def test_prepare_leaves_the_input_alone() -> None:
     assert page.mode == "RGB" and out.mode == "L"
     gray = page.convert("L")
     assert prepare(gray, Prep())[0] is gray  # nothing to do: no copy
+
+
+def test_rapidocr_reads_very_large_pages_at_a_reduced_size() -> None:
+    from inbox_ocr.ocr.rapidocr import MAX_READ_PIXELS, reduced
+
+    a4 = Image.new("L", (2480, 3508), 255)
+    assert reduced(a4, MAX_READ_PIXELS) is a4  # an ordinary scan is read as it is
+    huge = Image.new("L", (9000, 9000), 255)
+    small = reduced(huge, MAX_READ_PIXELS)
+    assert small.width * small.height <= MAX_READ_PIXELS
+    assert abs(small.width / small.height - 1.0) < 0.01  # aspect kept
