@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -373,15 +375,33 @@ class Service:
         return False
 
 
-def _stop_resource_tracker() -> None:
+def _stop_resource_tracker(timeout: float = 5.0) -> None:
     """multiprocessing's resource tracker outlives the last worker by design; stop it with the
-    daemon, or systemd SIGKILLs it at every stop (KillMode=mixed). Uses a private method of
-    CPython's resource tracker when there is one; without it nothing changes."""
+    daemon, or systemd SIGKILLs it at every stop (KillMode=mixed).
+
+    Only once no child of ours is left (a live child holds the tracker's pipe open, and the
+    tracker would never see it close), and never waiting more than ``timeout`` seconds. Reads
+    private attributes of CPython's tracker; where they are missing nothing happens.
+    """
+    if multiprocessing.active_children():
+        return
     tracker = getattr(resource_tracker, "_resource_tracker", None)
-    stop = getattr(tracker, "_stop", None)
-    if callable(stop):
-        with contextlib.suppress(Exception):
-            stop()
+    fd, pid = getattr(tracker, "_fd", None), getattr(tracker, "_pid", None)
+    if tracker is None or fd is None or pid is None:
+        return
+    with contextlib.suppress(OSError):
+        os.close(fd)  # end of its input: the tracker cleans up and exits
+    tracker._fd = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            tracker._pid = None
+            return
+        time.sleep(0.05)  # a process exit has nothing to await; checked 20 times a second
 
 
 def _alive(tasks: list[asyncio.Task[None]], observer: Any) -> bool:
