@@ -47,7 +47,7 @@ from inbox_ocr.errors import (
     RetriesExhausted,
     TransientError,
 )
-from inbox_ocr.intake.completeness import Ending, judge, read_ends
+from inbox_ocr.intake.completeness import Ending, judge_file
 from inbox_ocr.ocr.api import OcrResult
 from inbox_ocr.ops import audit
 from inbox_ocr.outbox.fieldcsv import CSV_NAME, append_row, csv_row
@@ -587,7 +587,7 @@ def still_arriving(document: Document, unfinished_seconds: float, now: float) ->
     if age >= unfinished_seconds:
         return None
     try:
-        verdict = judge(*read_ends(document.path))
+        verdict = judge_file(document.path)
     except OSError:
         return None
     if verdict.ending is Ending.UNFINISHED:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing
 import signal
 import threading
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from inbox_ocr import faults
+from inbox_ocr.child import ChildDied, ChildTimedOut, PipedChild
 from inbox_ocr.config import LlmSettings, Settings
 from inbox_ocr.correct.corrector import ConfusionCorrector, Corrector, PassThroughCorrector
 from inbox_ocr.correct.model import Hub, resolve_model
@@ -114,7 +114,7 @@ class ModelTimedOut(Exception):
     """The child did not answer in time; it has been killed."""
 
 
-class ModelProcess:
+class ModelProcess(PipedChild):
     """One model child and our end of its pipe. Used by one thread at a time.
 
     ``__init__`` starts it and waits for "ready" (raises StartupError/ConfigError, or
@@ -124,22 +124,14 @@ class ModelProcess:
 
     def __init__(self, settings: LlmSettings, model_path: Path, time_limit: float | None,
                  start_timeout: float) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=_child_main,
-                                   args=(settings, str(model_path), time_limit, child_conn),
-                                   name="inbox-ocr-model", daemon=True)
-        self.process.start()
-        child_conn.close()
-        self.pid = self.process.pid or 0
+        super().__init__(_child_main, (settings, str(model_path), time_limit),
+                         "inbox-ocr-model")
         try:
-            if not self.conn.poll(start_timeout):
-                self.kill()
-                raise StartupError(f"the model process did not start within {start_timeout:g} s "
-                                   "(llm.start_timeout_seconds)")
-            message = self.conn.recv()
-        except (EOFError, OSError):
-            self.kill()
+            message = self.receive(start_timeout)
+        except ChildTimedOut:
+            raise StartupError(f"the model process did not start within {start_timeout:g} s "
+                               "(llm.start_timeout_seconds)") from None
+        except ChildDied:
             raise ModelCrashed(f"the model process died while starting "
                                f"({describe_exit(self.process.exitcode)})") from None
         if message[0] == "error":
@@ -149,14 +141,11 @@ class ModelProcess:
 
     def correct(self, page: int, text: str, timeout: float | None) -> PageCorrection:
         try:
-            self.conn.send((page, text))
-            if not self.conn.poll(timeout):
-                self.kill()
-                raise ModelTimedOut(f"no answer within {timeout:g} s; the model process was "
-                                    "killed")
-            status, value = self.conn.recv()
-        except (EOFError, OSError) as exc:
-            self.kill()
+            status, value = self.ask((page, text), timeout)
+        except ChildTimedOut:
+            raise ModelTimedOut(f"no answer within {timeout:g} s; the model process was "
+                                "killed") from None
+        except ChildDied as exc:
             raise ModelCrashed(f"the model process died ({describe_exit(self.process.exitcode)})"
                                ) from exc
         if status == "error":
@@ -164,25 +153,10 @@ class ModelProcess:
         result: PageCorrection = value
         return result
 
-    @property
-    def alive(self) -> bool:
-        return self.process.is_alive()
-
-    def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(10)
-
-    def stop(self) -> None:
-        """Ask the child to finish (EOF on its pipe), then make sure it is gone."""
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
+    def stop(self, grace: float = 10.0) -> None:
+        """Ask the model to finish (EOF on its pipe); it frees the model, which takes longer
+        than an OCR worker's engine."""
+        super().stop(grace)
 
 
 def describe_exit(code: int | None) -> str:
@@ -302,8 +276,6 @@ class SupervisedCorrector:
         try:
             process = ModelProcess(self._settings, self._path, self._time_limit,
                                    self._settings.start_timeout_seconds)
-        except ConfigError:
-            raise
         except (StartupError, ModelCrashed) as exc:
             self._failed("start_failed", str(exc))
             raise
@@ -311,7 +283,7 @@ class SupervisedCorrector:
             if self._closed:
                 process.stop()
                 raise StartupError("the corrector was closed")
-            restart = self.restarts + self.crashes > 0
+            restart = self.crashes > 0  # any earlier process failed, or never started
             self._process = process
         self._policy.started()
         log.info(audit.MODEL_LOADED, model=str(self._path), pid=process.pid, restart=restart,

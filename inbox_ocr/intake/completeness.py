@@ -65,3 +65,8 @@ def read_ends(path: Path) -> tuple[bytes, bytes]:
     finally:
         os.close(fd)
     return head, tail
+
+
+def judge_file(path: Path) -> Verdict:
+    """``judge`` on the file at ``path`` (a worker thread; raises OSError)."""
+    return judge(*read_ends(path))

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path, PurePath
 
 from inbox_ocr.errors import InboxOcrError, NotRegularFile
-from inbox_ocr.intake.completeness import Ending, Verdict, judge, read_ends
+from inbox_ocr.intake.completeness import Ending, judge_file
 from inbox_ocr.intake.documents import make_document
 from inbox_ocr.intake.stability import FileState, Ready, StabilityTracker, is_candidate_name
 from inbox_ocr.ops import audit
@@ -235,7 +235,7 @@ class Intake:
     async def _admit(self, ready: Ready) -> None:
         path, state = Path(ready.path), ready.state
         try:
-            verdict = await asyncio.to_thread(_verdict, path)
+            verdict = await asyncio.to_thread(judge_file, path)
         except OSError:
             return  # vanished or unreadable right now; a later scan will see it again
         window = self._windows[verdict.ending]
@@ -262,11 +262,6 @@ class Intake:
         log.info(audit.DOCUMENT_ADMITTED, document_id=document.id, stage="intake",
                  source=path.name, sha256=document.sha256, size=document.size)
         await self._submit(document)
-
-
-def _verdict(path: Path) -> Verdict:
-    head, tail = read_ends(path)
-    return judge(head, tail)
 
 
 def _is_special(path: Path) -> bool:

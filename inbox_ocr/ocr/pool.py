@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import multiprocessing
 import os
 import signal
 import threading
@@ -33,6 +32,7 @@ from typing import TypeVar
 from PIL import Image
 
 from inbox_ocr import faults
+from inbox_ocr.child import ChildDied, ChildTimedOut, PipedChild
 from inbox_ocr.errors import EngineCrashed, InboxOcrError, StartupError
 from inbox_ocr.ocr.api import OcrEngine, OcrResult
 from inbox_ocr.ops import audit
@@ -123,23 +123,17 @@ def _child_main(factory: Callable[[], OcrEngine], conn: Connection) -> None:
         engine.close()
 
 
-class _Child:
+class _Child(PipedChild):
     """One worker process and our end of its pipe. Used by one thread at a time."""
 
     def __init__(self, factory: Callable[[], OcrEngine]) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=_child_main, args=(factory, child_conn),
-                                   name="inbox-ocr-ocr", daemon=True)
-        self.process.start()
-        child_conn.close()
-        if not self.conn.poll(START_TIMEOUT_S):
-            self.kill()
-            raise StartupError(f"OCR worker did not start within {START_TIMEOUT_S:g} s")
+        super().__init__(_child_main, (factory,), "inbox-ocr-ocr")
         try:
-            message = self.conn.recv()
-        except EOFError:
-            self.kill()
+            message = self.receive(START_TIMEOUT_S)
+        except ChildTimedOut:
+            raise StartupError(f"OCR worker did not start within {START_TIMEOUT_S:g} s"
+                               ) from None
+        except ChildDied:
             raise StartupError(f"OCR worker exited at start (code {self.process.exitcode})"
                                ) from None
         if message[0] == "error":
@@ -150,40 +144,17 @@ class _Child:
     def recognize(self, page: _Page, timeout: float) -> OcrResult:
         """Raises EngineCrashed if the child dies or hangs (it is then dead: replace it)."""
         try:
-            self.conn.send(page)
-            if not self.conn.poll(timeout):
-                self.kill()
-                raise EngineCrashed(f"OCR took longer than limits.ocr_seconds_per_page "
-                                    f"({timeout:g} s); the worker was replaced")
-            status, value = self.conn.recv()
-        except (EOFError, OSError) as exc:
-            self.kill()
+            status, value = self.ask(page, timeout)
+        except ChildTimedOut:
+            raise EngineCrashed(f"OCR took longer than limits.ocr_seconds_per_page "
+                                f"({timeout:g} s); the worker was replaced") from None
+        except ChildDied as exc:
             raise EngineCrashed(f"OCR worker died (exit code {self.process.exitcode}); "
                                 "it was replaced") from exc
         if status == "error":
             raise value
         result: OcrResult = value
         return result
-
-    @property
-    def alive(self) -> bool:
-        return self.process.is_alive()
-
-    def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(10)
-
-    def stop(self) -> None:
-        """Ask the child to finish (EOF on its pipe), then make sure it is gone."""
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
 
 
 class ProcessEnginePool:
