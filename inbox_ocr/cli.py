@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="pages of the large PDF for the memory figure (a multiple of 20; "
                       "0 = skip the memory figure)")
     thru.add_argument("--workers", type=int, default=0, help="0 = one per CPU core")
+    thru.add_argument("--page-megapixels", default="8.7,33.7,81",
+                      help="page sizes for the default engine's memory per page size, "
+                      "comma-separated ('' = skip)")
     thru.add_argument("--keep", type=Path, help="work in this folder and keep it")
     thru.add_argument("--config", help="config file for [ocr] settings (optional)")
 
@@ -168,7 +171,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         ocr = load_settings(config, check_paths=False).ocr
         tesseract = dataclasses.replace(ocr, engine="tesseract")  # the engine it pins
         bench_throughput(args.pages, args.workers or tesseract.worker_count(), ocr.dpi, ocr.psm,
-                         ocr.languages, args.big_pages, args.keep)
+                         ocr.languages, args.big_pages, args.keep,
+                         [float(mp) for mp in args.page_megapixels.split(",") if mp.strip()])
         return ExitCode.OK
     if args.bench == "soak":
         from inbox_ocr.bench.soak import soak

@@ -34,6 +34,7 @@ JournalMode = Literal["auto", "on", "off"]
 EngineName = Literal["tesseract", "rapidocr", "aspose"]
 WordBreaks = Literal["tesseract", "positions"]
 StartFailure = Literal["degraded", "refuse"]
+FallbackEngine = Literal["auto", "none", "tesseract", "rapidocr", "aspose"]
 
 
 def _opt(default: Any, *, minimum: float | None = None, maximum: float | None = None) -> Any:
@@ -95,6 +96,9 @@ class OcrSettings:
     denoise: bool = False
     aspose_license: str = ""
     rapidocr_word_breaks: WordBreaks = "tesseract"
+    # A page the engine reads nothing on, or fails on, is read again by this engine. "auto":
+    # the other of rapidocr/tesseract when it is installed; "none": no second try.
+    fallback_engine: FallbackEngine = "auto"
 
     def worker_count(self) -> int:
         """``workers = 0``: one per CPU core available to this process for the single-threaded
@@ -238,6 +242,9 @@ def load_settings(
     _check_address(settings.metrics.address)
     if 0 < settings.ocr.upscale_dpi < 72:
         raise ConfigError("ocr.upscale_dpi", f"must be 0 (off) or >= 72, got {settings.ocr.upscale_dpi}")
+    if settings.ocr.fallback_engine == settings.ocr.engine:
+        raise ConfigError("ocr.fallback_engine", f"names the engine itself ({settings.ocr.engine!r}); "
+                          "use another engine, 'auto' or 'none'")
     return settings
 
 

@@ -75,9 +75,12 @@ def page_text(document: Document, number: int, size: tuple[int, int], dpi: int,
         warnings += (f"page {number}: low_ocr_confidence: mean word confidence {mean:.0f} "
                      f"(below {LOW_CONFIDENCE:.0f}): the page may be rotated, faint or not "
                      "text; check its reading",)
+    if result.fallback:
+        warnings += (f"page {number}: read_by_fallback: {result.fallback}; the page was read "
+                     f"by {result.engine}",)
     return PageText(document, number, width, height, dpi, result.text, result.text,
                     result.words, timings, warnings=warnings,
-                    evaluation_truncated=result.evaluation_truncated)
+                    evaluation_truncated=result.evaluation_truncated, engine=result.engine)
 
 
 def correct(corrector: Corrector, page: PageText,
@@ -97,7 +100,7 @@ def correct(corrector: Corrector, page: PageText,
     return PageText(page.document, page.number, page.width, page.height, page.dpi,
                     page.raw_text, result.text, page.words, timings, result.corrections,
                     warnings=warnings, evaluation_truncated=page.evaluation_truncated,
-                    correction=result.status)
+                    correction=result.status, engine=page.engine)
 
 
 def fields(pages: list[PageText], finished_at: float

@@ -53,7 +53,7 @@ from inbox_ocr.ops import audit
 from inbox_ocr.outbox.fieldcsv import CSV_NAME, append_row, csv_row
 from inbox_ocr.outbox.files import Outbox
 from inbox_ocr.outbox.journal import COMMITTED, Journal, Row
-from inbox_ocr.outbox.result import build_result, page_text, page_warnings
+from inbox_ocr.outbox.result import build_result, page_text, page_warnings, warning_codes
 from inbox_ocr.records import (
     CORRECTOR_WARNINGS,
     Document,
@@ -446,6 +446,8 @@ class Pipeline:
             corrections=sum(len(p.corrections) for p in pages), warnings=len(warnings),
             corrector_warnings=sorted({p.correction for p in pages
                                        if p.correction in CORRECTOR_WARNINGS}),
+            page_warnings=warning_codes(warnings),
+            read_by=sorted({p.engine for p in pages if p.engine}),
             outbox=stem, archived_as=archived_as, archive_error=archive_error,
             attempt=row.attempts,
             queued_s=round(max(0.0, started_wall - document.received_at), 3),

@@ -75,6 +75,7 @@ class PageText:
     error: set when OCR or correction failed for this page; the document then fails.
     warnings: things a reader of this page's text should know (e.g. correction cut short).
     correction: what the corrector did with the page (``PageCorrection.status``).
+    engine: the engine that read the page (the configured one, or the fallback engine).
     evaluation_truncated: the engine ran unlicensed (Aspose evaluation mode) and read only
     the start of the page.
     """
@@ -93,6 +94,7 @@ class PageText:
     warnings: tuple[str, ...] = ()
     evaluation_truncated: bool = False
     correction: str = "pending"
+    engine: str = ""
 
 
 #: ``PageCorrection.status`` values that mean the page kept (some of) its raw text because the

@@ -15,6 +15,10 @@ In one run, on one generated batch (PNGs and multi-page PDFs of invoice-like pag
 - **latency**: one page dropped into an idle daemon, until its ``.json`` is in the outbox,
   against ``stable_seconds`` + one page's OCR time + 0.5 s.
 - **OCRmyPDF** (``ocrmypdf --sidecar``, text only) on the same files, when it is installed.
+- **memory per page size** with the default engine (rapidocr): one OCR worker reading one
+  page of each size (``--page-megapixels``) in a fresh process, peak resident memory
+  (``ru_maxrss``, start-up included), with and without the cap that reads pages above 16 MP
+  at a reduced size (``inbox_ocr.ocr.rapidocr.MAX_READ_PIXELS``), the baseline in the same run.
 
 Prints figures and ratios; never passes or fails.
 """
@@ -33,6 +37,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pdf2image
 
@@ -272,8 +277,56 @@ def memory(root: Path, big_pages: int, workers: int, dpi: int, psm: int, languag
     say(f"peak memory ratio {big_pages}/20 pages: {rss[str(big_pages)] / rss['20']:.2f}")
 
 
+def page_memory_child(megapixels: float, capped: bool) -> None:
+    """In a fresh process: read one page of ``megapixels`` with the default engine and print
+    the peak resident memory, the seconds and whether the invoice number was read (JSON)."""
+    import resource
+
+    from inbox_ocr.bench.samples import render_page
+    from inbox_ocr.config import OcrSettings
+    from inbox_ocr.ocr import rapidocr
+    from inbox_ocr.ocr.registry import engine_factory
+
+    if not capped:
+        rapidocr.MAX_READ_PIXELS = 10**12
+    page = render_page(["ACME Supplies Ltd", "Invoice No: INV-2024-0042", "Date: 07/11/2024",
+                        "Printer paper A4 x 10  45.00", "Total due: GBP 161.88"], font_size=40)
+    scale = (megapixels * 1e6 / (page.width * page.height)) ** 0.5
+    page = page.resize((int(page.width * scale), int(page.height * scale)))
+    engine = engine_factory(OcrSettings(fallback_engine="none"), max_pixels=10**12, workers=1)()
+    t0 = time.perf_counter()
+    result = engine.recognize(page)
+    print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "seconds": time.perf_counter() - t0,
+                      "found": "INV-2024-0042" in result.text,
+                      "size": f"{page.width}x{page.height}"}))
+
+
+def page_memory(sizes: list[float], say: Callable[[str], None]) -> None:
+    """The memory-per-page-size table (markdown), capped against uncapped, in this run."""
+    def measure(megapixels: float, capped: bool) -> dict[str, Any]:
+        code = ("from inbox_ocr.bench.throughput import page_memory_child; "
+                f"page_memory_child({megapixels!r}, {capped!r})")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=900, check=True,
+                             env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
+
+    say("memory per page size, default engine (rapidocr), one page per fresh OCR worker:")
+    say("| page | MP | peak MB uncapped | peak MB capped | ratio | s uncapped | s capped | "
+        "invoice number read (uncapped / capped) |")
+    say("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for mp in sizes:
+        raw, capped = measure(mp, False), measure(mp, True)
+        say(f"| {raw['size']} | {mp:g} | {raw['rss_mb']:.0f} | {capped['rss_mb']:.0f} | "
+            f"{capped['rss_mb'] / raw['rss_mb']:.2f} | {raw['seconds']:.1f} | "
+            f"{capped['seconds']:.1f} | {raw['found']} / {capped['found']} |")
+
+
 def bench_throughput(pages: int, workers: int, dpi: int, psm: int, languages: str,
-                     big_pages: int, keep: Path | None) -> str:
+                     big_pages: int, keep: Path | None,
+                     page_megapixels: list[float] | None = None) -> str:
     root = keep or Path(tempfile.mkdtemp(prefix="inbox-ocr-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     out: list[str] = []
@@ -317,6 +370,8 @@ def bench_throughput(pages: int, workers: int, dpi: int, psm: int, languages: st
         ours = runs[False]["pages"] / (runs[False]["seconds"] + runs[False]["startup"]) * 60
         say(f"ocrmypdf --sidecar:          {peer:7.1f} s  {peer_ppm:6.1f} pages/min; inbox-ocr "
             f"(corrector off, start-up included) is {ours / peer_ppm:.2f} x as fast")
+    if page_megapixels:
+        page_memory(page_megapixels, say)
     if keep is None:
         shutil.rmtree(root, ignore_errors=True)
     return "\n".join(out)

@@ -21,11 +21,16 @@ class OcrResult:
 
     text: lines separated by newlines. words: in reading order, with confidence when given.
     evaluation_truncated: the engine ran unlicensed and returned only part of the page.
+    engine: the name of the engine that read the page ("" until a wrapper names it).
+    fallback: set when a second engine read the page: what the first one did ("rapidocr read
+    no text", "tesseract failed: ..."); see ``inbox_ocr.ocr.registry.FallbackEngine``.
     """
 
     text: str
     words: tuple[Word, ...]
     evaluation_truncated: bool = False
+    engine: str = ""
+    fallback: str = ""
 
 
 class OcrEngine(Protocol):

@@ -53,6 +53,7 @@ def build_result(
                 "width": page.width,
                 "height": page.height,
                 "dpi": page.dpi,
+                "engine": page.engine,
                 "raw_text": page.raw_text,
                 "text": page.text,
                 "words": [[w.text, w.confidence] for w in page.words],
@@ -93,6 +94,18 @@ def page_warnings(pages: Iterable[PageText]) -> list[str]:
         if page.evaluation_truncated:
             warnings.append(f"page {page.number}: OCR engine in evaluation mode, text truncated")
     return warnings
+
+
+def warning_codes(warnings: Iterable[str]) -> list[str]:
+    """The codes of the page warnings (``"page 2: no_text: ..."`` -> ``no_text``), sorted and
+    each once: what the canonical event carries, so a reviewer can search for them."""
+    codes = set()
+    for warning in warnings:
+        head, _, rest = warning.partition(": ")
+        code = rest.partition(":")[0]
+        if head.startswith("page ") and code.isidentifier():
+            codes.add(code)
+    return sorted(codes)
 
 
 def page_text(pages: Iterable[PageText]) -> str:

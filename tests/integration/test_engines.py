@@ -3,6 +3,7 @@ Aspose output, and page preparation (upscaling, deskew, the pixel cap)."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import shutil
 from collections.abc import Iterator
@@ -13,11 +14,11 @@ from PIL import Image
 
 from inbox_ocr.bench.samples import SAMPLES, render_page
 from inbox_ocr.config import OcrSettings
-from inbox_ocr.errors import ConfigError
-from inbox_ocr.ocr.api import OcrEngine
+from inbox_ocr.errors import ConfigError, EngineFailed, StartupError
+from inbox_ocr.ocr.api import OcrEngine, OcrResult
 from inbox_ocr.ocr.aspose import split_evaluation_marker
 from inbox_ocr.ocr.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
-from inbox_ocr.ocr.registry import engine_factory
+from inbox_ocr.ocr.registry import FallbackEngine, engine_factory, fallback_name
 
 REPO = Path(__file__).resolve().parents[2]
 INVOICE = SAMPLES["invoice-acme.png"][0]
@@ -215,3 +216,72 @@ def test_rapidocr_reads_very_large_pages_at_a_reduced_size() -> None:
     small = reduced(huge, MAX_READ_PIXELS)
     assert small.width * small.height <= MAX_READ_PIXELS
     assert abs(small.width / small.height - 1.0) < 0.01  # aspect kept
+
+
+class Scripted:
+    """A fake engine for FallbackEngine's rules (the real engines are tested above and in
+    tests/integration/test_scanner_reality.py): reads ``text``, or raises ``fails``."""
+
+    built = 0
+
+    def __init__(self, name: str, text: str = "", fails: Exception | None = None) -> None:
+        Scripted.built += 1
+        self.name, self.version, self.text, self.fails = name, "1", text, fails
+
+    def recognize(self, image: Image.Image) -> OcrResult:
+        if self.fails is not None:
+            raise self.fails
+        return OcrResult(self.text, (), engine=self.name)
+
+    def close(self) -> None:
+        pass
+
+
+def fallback(first: dict[str, object], second: dict[str, object]) -> FallbackEngine:
+    return FallbackEngine(functools.partial(Scripted, "one", **first),  # type: ignore[arg-type]
+                          functools.partial(Scripted, "two", **second))  # type: ignore[arg-type]
+
+
+def test_fallback_engine_reads_only_what_the_first_engine_cannot(invoice: Image.Image) -> None:
+    Scripted.built = 0
+    engine = fallback({"text": "Total 1.00"}, {"text": "other"})
+    assert engine.recognize(invoice) == OcrResult("Total 1.00", (), engine="one")
+    assert Scripted.built == 1  # the second engine is built on first use only
+    empty = fallback({"text": " \n"}, {"text": "Total 2.00"}).recognize(invoice)
+    assert (empty.text, empty.engine, empty.fallback) == ("Total 2.00", "two",
+                                                          "one read no text")
+    failed = fallback({"fails": EngineFailed("one failed: x")}, {"text": "T"}).recognize(invoice)
+    assert (failed.engine, failed.fallback) == ("two", "one failed: x")
+
+
+def test_fallback_engine_keeps_the_first_reading_when_the_second_has_nothing_better(
+        invoice: Image.Image) -> None:
+    neither = fallback({"text": ""}, {"text": ""}).recognize(invoice)
+    assert (neither.engine, neither.fallback) == ("one", "")
+    # An empty reading after a failure is a result (no_text), not a failed page.
+    blank = fallback({"fails": EngineFailed("one failed: x")}, {"text": ""}).recognize(invoice)
+    assert (blank.text, blank.engine) == ("", "two")
+    with pytest.raises(EngineFailed, match="one failed: x; second engine: two failed: y"):
+        fallback({"fails": EngineFailed("one failed: x")},
+                 {"fails": EngineFailed("two failed: y")}).recognize(invoice)
+
+
+def test_a_fallback_engine_that_cannot_start_is_not_tried_again(invoice: Image.Image) -> None:
+    Scripted.built = 0
+    engine = fallback({"text": ""}, {"fails": None})
+    engine._build_second = lambda: (_ for _ in ()).throw(StartupError("no models"))
+    assert engine.recognize(invoice).engine == "one"
+    engine._build_second = lambda: pytest.fail("built twice")  # type: ignore[assignment]
+    assert engine.recognize(invoice).engine == "one"
+
+
+def test_fallback_engine_settings() -> None:
+    assert fallback_name(OcrSettings(engine="tesseract")) == "rapidocr"
+    assert fallback_name(OcrSettings(engine="rapidocr")) == "tesseract"
+    assert fallback_name(OcrSettings(engine="aspose")) == "tesseract"
+    assert fallback_name(OcrSettings(fallback_engine="none")) is None
+    assert isinstance(engine_factory(OcrSettings(engine="tesseract"), workers=1)(),
+                      FallbackEngine)
+    with pytest.raises(ConfigError, match=r"ocr\.fallback_engine"):
+        engine_factory(OcrSettings(engine="tesseract", fallback_engine="aspose",
+                                   aspose_license="/nonexistent.lic"))

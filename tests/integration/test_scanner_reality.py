@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from inbox_ocr import cli
 from inbox_ocr.bench.samples import write_sample
@@ -206,16 +206,49 @@ def test_a_page_an_engine_cannot_read_is_a_result_with_a_warning(workspace: Work
                                                                   engine: str) -> None:
     workspace.write_config()
     workspace.config.write_text(workspace.config.read_text().replace(
-        'engine = "tesseract"', f'engine = "{engine}"'))
+        'engine = "tesseract"', f'engine = "{engine}"\nfallback_engine = "none"'))
     dotted_page(workspace.inbox / "dots.png")
     Image.new("L", (1700, 2200), 255).save(workspace.inbox / "blank.png", dpi=(200, 200))
     assert cli.main(["run", "--oneshot", "--config", str(workspace.config)]) == ExitCode.OK
     assert not workspace.failed.exists() or list(workspace.failed.iterdir()) == []
     blank = json.loads((workspace.outbox / "blank.json").read_text())
     assert any(": no_text:" in w for w in blank["warnings"]), blank["warnings"]
+    assert blank["pages"][0]["engine"] == engine
     dots = json.loads((workspace.outbox / "dots.json").read_text())  # a result, not failed/
     if engine == "tesseract":  # reads nothing there (RapidOCR reads dots as characters)
         assert any(": no_text:" in w for w in dots["warnings"]), dots["warnings"]
+
+
+def small_print(path: Path) -> None:
+    """Two lines in 9-pixel print: Tesseract reads nothing there, RapidOCR reads them."""
+    image = Image.new("L", (1200, 600), 255)
+    ImageDraw.Draw(image).multiline_text((50, 50), "INVOICE 2024-0042\nTotal 123.45 EUR",
+                                         fill=0, font=ImageFont.load_default(size=9), spacing=20)
+    image.save(path, dpi=(300, 300))
+
+
+def test_the_fallback_engine_reads_a_page_the_configured_one_reads_nothing_on(
+        workspace: Workspace) -> None:
+    audit_file(workspace)  # ocr.engine = "tesseract", ocr.fallback_engine = "auto": RapidOCR
+    small_print(workspace.inbox / "small.png")
+    Image.new("L", (1700, 2200), 255).save(workspace.inbox / "blank.png", dpi=(200, 200))
+    assert cli.main(["run", "--oneshot", "--config", str(workspace.config)]) == ExitCode.OK
+    small = json.loads((workspace.outbox / "small.json").read_text())
+    assert small["engine"]["name"] == "tesseract"
+    assert small["pages"][0]["engine"] == "rapidocr"
+    assert "2024-0042" in small["pages"][0]["raw_text"]
+    assert any(w.startswith("page 1: read_by_fallback: tesseract read no text") and
+               w.endswith("read by rapidocr") for w in small["warnings"]), small["warnings"]
+    # Neither engine reads a blank page: the first engine's empty reading, with no_text.
+    blank = json.loads((workspace.outbox / "blank.json").read_text())
+    assert blank["pages"][0]["engine"] == "tesseract"
+    assert [w.split(":")[1].strip() for w in blank["warnings"]] == ["no_text"]
+    events = {e["source"]: e for e in map(json.loads, (workspace.state / "audit.log")
+                                          .read_text().splitlines())
+              if e["event"] == audit.DOCUMENT_PROCESSED}
+    assert events["small.png"]["read_by"] == ["rapidocr"]
+    assert events["small.png"]["page_warnings"] == ["read_by_fallback"]
+    assert events["blank.png"]["page_warnings"] == ["no_text"]
 
 
 def test_a_rotated_page_is_processed_with_a_low_confidence_warning(workspace: Workspace) -> None:

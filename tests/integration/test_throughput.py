@@ -34,8 +34,12 @@ def test_batch_mixes_pngs_and_multipage_pdfs(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench_throughput_prints_every_figure(tmp_path: Path) -> None:
     proc = cli("bench", "throughput", "--pages", "2", "--big-pages", "0", "--keep",
-               str(tmp_path / "bench"), timeout=300)
+               str(tmp_path / "bench"), "--page-megapixels", "20", timeout=300)
     assert proc.returncode == 0, proc.stderr
     for figure in ("floor  tesseract CLI", "inbox-ocr corrector off", "inbox-ocr corrector on",
-                   "latency, one page", "ocrmypdf"):
+                   "latency, one page", "ocrmypdf", "memory per page size"):
         assert figure in proc.stdout, proc.stdout
+    # The page-size row: 20 MP is read at a reduced size, and the number is still read.
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| ") and
+               "| 20 |" in line)
+    assert row.endswith("| True / True |"), row

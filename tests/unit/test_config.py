@@ -54,6 +54,8 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
         ("[ocr]\nupscale_dpi = 50\n", "ocr.upscale_dpi"),
         ("[ocr]\nupscale_dpi = 5000\n", "ocr.upscale_dpi"),
         ("[ocr]\ndeskew = 'no'\n", "ocr.deskew"),
+        ("[ocr]\nfallback_engine = 'rapidocr'\n", "ocr.fallback_engine"),
+        ("[ocr]\nfallback_engine = 'abbyy'\n", "ocr.fallback_engine"),
         ("[llm]\nenabled = 'yes'\n", "llm.enabled"),
         ("[log]\nfile = '../escape.log'\n", "log.file"),
         ("paths = 3\n", "paths"),
