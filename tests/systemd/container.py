@@ -68,6 +68,10 @@ class Container:
         self.process = subprocess.Popen(
             ["systemd-nspawn", "-D", str(root), "-b", "--register=no", "--keep-unit",
              "--console=read-only", "--machine=inbox-ocr-test",
+             # Let the container's systemd attach BPF programs to cgroups: without bpf(),
+             # IPAddressDeny= is not enforced, and in a container systemd says so only at
+             # debug level (measured: a denied unit still connected out).
+             "--capability=CAP_BPF,CAP_NET_ADMIN", "--system-call-filter=bpf",
              # The host's llama-cpp-python wheel (same version and CMake arguments): no build.
              f"--bind={HOST_WHEELS}:/root/.cache/inbox-ocr/wheels",
              # The host's trust store, for networks whose proxy re-signs TLS (pip, PyPI).

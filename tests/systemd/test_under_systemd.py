@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -132,6 +134,44 @@ def test_the_hardening_holds_inside_the_service(box: Container) -> None:
     denied = box.run(*inside, "touch", "/opt/inbox-ocr/written-by-the-service", check=False)
     assert denied.returncode != 0 and "Read-only file system" in denied.stderr
     box.run(*inside, "touch", "/var/lib/inbox-ocr/probe")  # ReadWritePaths are writable
+
+
+def outward_address() -> str:
+    """An address of this machine other than loopback (the container shares its network)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET: picks the route, sends nothing
+        except OSError as exc:
+            pytest.skip(f"no route off this machine to test IPAddressDeny= with: {exc}")
+        return str(probe.getsockname()[0])
+
+
+def test_ip_address_deny_lets_only_loopback_through(box: Container) -> None:
+    rules = box.show("inbox-ocr", "IPAddressDeny", "IPAddressAllow")
+    assert rules["IPAddressDeny"] and rules["IPAddressAllow"], rules
+    unit = [f"--property={name}={value}" for name, value in rules.items()]
+    listeners = []
+    for address in (outward_address(), "127.0.0.1"):
+        server = socket.create_server((address, 0))
+        threading.Thread(target=lambda s=server: [s.accept()[0].close() for _ in range(4)],
+                         daemon=True).start()
+        listeners.append(server)
+    outward, loopback = (s.getsockname()[:2] for s in listeners)
+
+    def connects(address: tuple[str, int], *properties: str) -> bool:
+        code = (f"import socket; socket.create_connection({address!r}, timeout=3).close(); "
+                "print('connected')")
+        probe = box.run("systemd-run", "--wait", "--pipe", "--quiet", *properties,
+                        "python3", "-c", code, check=False, timeout=60)
+        return probe.stdout.strip() == "connected"
+
+    try:
+        assert connects(outward), "the probe cannot reach the host at all"
+        assert not connects(outward, *unit), "IPAddressDeny= did not block an outward connection"
+        assert connects(loopback, *unit), "IPAddressAllow=localhost did not let loopback through"
+    finally:
+        for server in listeners:
+            server.close()
 
 
 def test_reload_applies_a_setting_and_rejects_a_bad_file(box: Container) -> None:
