@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--corrector", action="store_true",
                          help="also correct each page with the [llm] model and compare word F1")
     quality.add_argument("--config", help="config file for [ocr], [llm], [limits] (optional)")
+    quality.add_argument("--rotate", action="append", type=int, default=[], metavar="DEGREES",
+                         choices=[0, 90, 180, 270],
+                         help="also read every receipt turned by DEGREES counter-clockwise "
+                         "(repeat; 0 = upright)")
 
     ocr = sub.add_parser("ocr", help="print raw and corrected text of files (no folders)")
     ocr.add_argument("files", nargs="+", type=Path)
@@ -189,7 +193,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from inbox_ocr.bench.commands import bench_correct, bench_quality
 
     if args.bench == "quality":
-        print(bench_quality(args.dataset, args.engine, args.limit, config, args.corrector))
+        print(bench_quality(args.dataset, args.engine, args.limit, config, args.corrector,
+                            args.rotate))
         return ExitCode.OK
     print(bench_correct(args.dataset, args.limit, args.rate, args.seed, settings.llm))
     return ExitCode.OK

@@ -99,6 +99,9 @@ class OcrSettings:
     # A page the engine reads nothing on, or fails on, is read again by this engine. "auto":
     # the other of rapidocr/tesseract when it is installed; "none": no second try.
     fallback_engine: FallbackEngine = "auto"
+    # Turn pages scanned sideways or upside down upright before reading them (rapidocr: its
+    # text direction classifier on the page's longest lines; inbox_ocr/ocr/orient.py).
+    orientation: bool = True
 
     def worker_count(self) -> int:
         """``workers = 0``: one per CPU core available to this process for the single-threaded

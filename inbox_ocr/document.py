@@ -80,7 +80,8 @@ def page_text(document: Document, number: int, size: tuple[int, int], dpi: int,
                      f"by {result.engine}",)
     return PageText(document, number, width, height, dpi, result.text, result.text,
                     result.words, timings, warnings=warnings,
-                    evaluation_truncated=result.evaluation_truncated, engine=result.engine)
+                    evaluation_truncated=result.evaluation_truncated, engine=result.engine,
+                    turned=result.turned)
 
 
 def correct(corrector: Corrector, page: PageText,
@@ -100,7 +101,7 @@ def correct(corrector: Corrector, page: PageText,
     return PageText(page.document, page.number, page.width, page.height, page.dpi,
                     page.raw_text, result.text, page.words, timings, result.corrections,
                     warnings=warnings, evaluation_truncated=page.evaluation_truncated,
-                    correction=result.status, engine=page.engine)
+                    correction=result.status, engine=page.engine, turned=page.turned)
 
 
 def fields(pages: list[PageText], finished_at: float

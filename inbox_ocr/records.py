@@ -76,6 +76,8 @@ class PageText:
     warnings: things a reader of this page's text should know (e.g. correction cut short).
     correction: what the corrector did with the page (``PageCorrection.status``).
     engine: the engine that read the page (the configured one, or the fallback engine).
+    turned: degrees (counter-clockwise) the page was turned to be read upright; 0 when it
+    was read as scanned.
     evaluation_truncated: the engine ran unlicensed (Aspose evaluation mode) and read only
     the start of the page.
     """
@@ -95,6 +97,7 @@ class PageText:
     evaluation_truncated: bool = False
     correction: str = "pending"
     engine: str = ""
+    turned: int = 0
 
 
 #: ``PageCorrection.status`` values that mean the page kept (some of) its raw text because the

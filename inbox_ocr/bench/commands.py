@@ -17,13 +17,18 @@ into it with a fixed seed, runs the configured corrector and prints:
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from inbox_ocr.bench.scoring import FIELDS, Totals, read_sroie, score_page
+from PIL import Image
+
+from inbox_ocr.bench.scoring import FIELDS, Totals, Truth, read_sroie, score_page
 from inbox_ocr.config import LlmSettings, Settings, load_settings
 from inbox_ocr.correct.confusion import is_well_formed_value
 from inbox_ocr.correct.corrector import Corrector, PassThroughCorrector
@@ -144,13 +149,42 @@ class QualityRow:
     truncated: int = 0  # pages the engine cut short (Aspose evaluation mode)
 
 
+def turned_copies(truths: list[tuple[Path, Truth]], degrees: int, folder: Path
+                  ) -> list[tuple[Path, Truth]]:
+    """The receipts turned ``degrees`` counter-clockwise (PNG copies in ``folder``), as a
+    scanner fed sideways or upside down would deliver them."""
+    if not degrees:
+        return truths
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for image, truth in truths:
+        target = folder / f"{image.stem}-{degrees}.png"
+        with Image.open(image) as page:
+            page.rotate(degrees, expand=True).save(target)
+        out.append((target, truth))
+    return out
+
+
 def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Path | None,
-                  corrector: bool) -> str:
+                  corrector: bool, rotations: list[int] | None = None) -> str:
     """Score each engine setting on the dataset; returns the printed report (markdown table).
 
     Each receipt goes through the daemon's own document path (``inbox_ocr.document``), with
-    the corrector the config asks for when ``corrector`` is true, else the pass-through."""
-    truths = list(read_sroie(dataset, limit))
+    the corrector the config asks for when ``corrector`` is true, else the pass-through.
+    ``rotations``: also read the receipts turned by these degrees (one row each)."""
+    upright = list(read_sroie(dataset, limit))
+    scratch_dir = Path(tempfile.mkdtemp(prefix="inbox-ocr-quality-"))
+    try:
+        return _bench_quality(dataset, specs, config, corrector, upright,
+                              [(degrees, turned_copies(upright, degrees, scratch_dir))
+                               for degrees in rotations or [0]])
+    finally:
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def _bench_quality(dataset: Path, specs: list[str], config: Path | None, corrector: bool,
+                   upright: list[tuple[Path, Truth]],
+                   sets: list[tuple[int, list[tuple[Path, Truth]]]]) -> str:
     # As in the daemon's OCR workers: OpenMP threads only slow Tesseract on small images.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     base = load_settings(config, {}, check_paths=False)
@@ -158,10 +192,11 @@ def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Pa
     fixer.load()
     rows: list[QualityRow] = []
     try:
-        for spec in specs or [base.ocr.engine]:
+        for spec, (degrees, truths) in itertools.product(specs or [base.ocr.engine], sets):
             settings: Settings = load_settings(config, setting_environ(spec), check_paths=False)
             engine = engine_factory_for(settings, workers=1)()
-            row = QualityRow(spec, Totals(), Totals() if corrector else None)
+            label = f"{spec}, pages turned {degrees}" if degrees else spec
+            row = QualityRow(label, Totals(), Totals() if corrector else None)
             try:
                 for image, truth in truths:
                     t0 = time.perf_counter()
@@ -182,7 +217,7 @@ def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Pa
             rows.append(row)
     finally:
         fixer.close()
-    return format_quality(dataset, len(truths), rows, fixer.name if corrector else None)
+    return format_quality(dataset, len(upright), rows, fixer.name if corrector else None)
 
 
 def format_quality(dataset: Path, pages: int, rows: list[QualityRow], model: str | None) -> str:

@@ -24,6 +24,8 @@ class OcrResult:
     engine: the name of the engine that read the page ("" until a wrapper names it).
     fallback: set when a second engine read the page: what the first one did ("rapidocr read
     no text", "tesseract failed: ..."); see ``inbox_ocr.ocr.registry.FallbackEngine``.
+    turned: degrees (counter-clockwise: 90, 180, 270) the engine turned the page to read it
+    upright (``inbox_ocr.ocr.orient``); the words and text are those of the turned page.
     """
 
     text: str
@@ -31,6 +33,7 @@ class OcrResult:
     evaluation_truncated: bool = False
     engine: str = ""
     fallback: str = ""
+    turned: int = 0
 
 
 class OcrEngine(Protocol):

@@ -13,6 +13,7 @@ EngineFailed for a page it cannot read.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from collections.abc import Callable
 from importlib import metadata
@@ -22,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from inbox_ocr.errors import EngineFailed, StartupError
+from inbox_ocr.ocr import orient
 from inbox_ocr.ocr.api import OcrResult
 from inbox_ocr.ocr.layout import Glyph, Region, assemble
 from inbox_ocr.records import Word
@@ -51,7 +53,8 @@ class LineReader(Protocol):
 class RapidOcrEngine:
     name = "rapidocr"
 
-    def __init__(self, threads: int, line_reader: Callable[[], LineReader] | None = None) -> None:
+    def __init__(self, threads: int, line_reader: Callable[[], LineReader] | None = None,
+                 orientation: bool = True) -> None:
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:
@@ -65,24 +68,56 @@ class RapidOcrEngine:
         self._ocr = RapidOCR(print_verbose=False, use_cls=False, rec_batch_num=REC_BATCH,
                              **per_model)
         self._reader = line_reader() if line_reader else None
+        self._orient = orientation
         if self._reader:
             self.version += f" (word breaks: tesseract {self._reader.version})"
 
     def recognize(self, image: Image.Image) -> OcrResult:
         scaled = reduced(image, MAX_READ_PIXELS)
+        turned: Image.Image | None = None
         try:
-            return self._read(scaled)
+            regions = self._detect(scaled)
+            degrees = self._upright_turn(scaled, regions) if self._orient else 0
+            if degrees:
+                turned = scaled.transpose(orient.TURNS[degrees])
+                regions = self._detect(turned)
+            result = self._assemble(turned or scaled, regions)
+            return dataclasses.replace(result, turned=degrees) if degrees else result
         finally:
-            if scaled is not image:
-                scaled.close()
+            for made in (turned, scaled):
+                if made is not None and made is not image:
+                    made.close()
 
-    def _read(self, image: Image.Image) -> OcrResult:
+    def _detect(self, image: Image.Image) -> list[Region]:
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         try:
             found, _elapsed = self._ocr(bgr, return_word_box=True)
         except Exception as exc:  # onnxruntime and OpenCV raise their own error types
             raise EngineFailed(f"rapidocr failed: {type(exc).__name__}: {exc}") from exc
-        regions = [region_of(item) for item in found or []]
+        return [region_of(item) for item in found or []]
+
+    def _upright_turn(self, image: Image.Image, regions: list[Region]) -> int:
+        """Degrees (counter-clockwise) that make the page upright (``inbox_ocr.ocr.orient``):
+        the text direction classifier RapidOCR ships, on the page's longest lines."""
+        boxes = [(r.x0, r.y0, r.x1, r.y1) for r in regions]
+        sideways = orient.is_sideways(boxes)
+        crops = []
+        for x0, y0, x1, y1 in orient.sample(boxes):
+            if (x1 - x0) < 4 or (y1 - y0) < 4:
+                continue
+            crop = np.asarray(image.crop((int(x0), int(y0), int(x1 + 1), int(y1 + 1)))
+                              .convert("RGB"))[:, :, ::-1]
+            crops.append(np.ascontiguousarray(np.rot90(crop, k=-1) if sideways else crop))
+        if not crops:
+            return 0
+        try:
+            _crops, verdicts, _elapsed = self._ocr.text_cls(crops)
+        except Exception as exc:  # onnxruntime raises its own error types
+            raise EngineFailed(f"rapidocr orientation failed: {type(exc).__name__}: "
+                               f"{exc}") from exc
+        return orient.turn(sideways, [(str(label), float(score)) for label, score in verdicts])
+
+    def _assemble(self, image: Image.Image, regions: list[Region]) -> OcrResult:
         reread = None
         if self._reader:
             reader = self._reader

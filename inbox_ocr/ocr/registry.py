@@ -62,7 +62,8 @@ def _builder(name: str, settings: OcrSettings, workers: int | None) -> Callable[
     """The constructor of the engine called ``name``, with the settings checked now."""
     if name == "tesseract":
         tessdata = tesseract_languages(settings)
-        return functools.partial(TesseractEngine, tessdata, settings.languages, settings.psm)
+        return functools.partial(TesseractEngine, tessdata, settings.languages, settings.psm,
+                                 settings.orientation)
     if name == "rapidocr":
         from inbox_ocr.ocr.rapidocr import PACKAGE, RapidOcrEngine
 
@@ -80,7 +81,7 @@ def _builder(name: str, settings: OcrSettings, workers: int | None) -> Callable[
                                   "ocr.rapidocr_word_breaks = 'tesseract'; 'positions' "
                                   "works without Tesseract)") from exc
             reader = functools.partial(TesseractLineReader, tessdata, settings.languages)
-        return functools.partial(RapidOcrEngine, threads, reader)
+        return functools.partial(RapidOcrEngine, threads, reader, settings.orientation)
     if name == "aspose":
         from inbox_ocr.ocr.aspose import AsposeEngine, apply_license
 

@@ -3,6 +3,7 @@ and finding tessdata with the configured languages in it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from PIL import Image
 
 from inbox_ocr.config import OcrSettings
 from inbox_ocr.errors import ConfigError, EngineFailed, StartupError
+from inbox_ocr.ocr import orient
 from inbox_ocr.ocr.api import OcrResult, tidy
 from inbox_ocr.records import Word
 
@@ -52,16 +54,54 @@ class TesseractEngine:
     """Tesseract through tesserocr: the engine stays loaded between pages (no process per page).
 
     tesserocr releases the GIL while recognising, so several threads OCR in parallel.
+
+    Orientation (``ocr.orientation``): a page read with a mean word confidence below
+    ``orient.RETRY_CONFIDENCE`` is read again turned by the quarter Tesseract's orientation
+    detection (OSD, ``osd.traineddata``) proposes, or by each quarter when it is unsure, and
+    the reading with the clearly higher confidence is kept. Upright pages read well cost
+    nothing more.
     """
 
     name = "tesseract"
 
-    def __init__(self, tessdata: Path, languages: str, psm: int) -> None:
+    def __init__(self, tessdata: Path, languages: str, psm: int,
+                 orientation: bool = True) -> None:
         self._api, self.version = load_tesseract(tessdata, languages, psm)
         # Keep word spacing as printed: invoices align columns with runs of spaces.
         self._api.SetVariable("preserve_interword_spaces", "1")
+        self._osd: Any = None
+        if orientation and (tessdata / "osd.traineddata").is_file():
+            import tesserocr
+
+            self._osd, _version = load_tesseract(tessdata, "osd", int(tesserocr.PSM.OSD_ONLY))
 
     def recognize(self, image: Image.Image) -> OcrResult:
+        result = self._read(image)
+        if self._osd is None or not orient.worth_turning(result.words):
+            return result
+        best, best_degrees = result, 0
+        for degrees in self._proposed_turns(image):
+            with image.transpose(orient.TURNS[degrees]) as turned:
+                other = self._read(turned)
+            if orient.better(other.words, best.words):
+                best, best_degrees = other, degrees
+        return dataclasses.replace(best, turned=best_degrees) if best_degrees else result
+
+    def _proposed_turns(self, image: Image.Image) -> list[int]:
+        """OSD's quarter turn when it is sure of one, else every quarter."""
+        assert self._osd is not None
+        try:
+            self._osd.SetImage(image)
+            found = self._osd.DetectOrientationScript()
+        except RuntimeError:
+            found = None
+        finally:
+            self._osd.Clear()
+        if found and found.get("orient_conf", 0.0) >= orient.OSD_SURE and found["orient_deg"]:
+            return [int(found["orient_deg"]) % 360]
+        return [90, 180, 270]
+
+    def _read(self, image: Image.Image) -> OcrResult:
         import tesserocr
 
         try:
@@ -86,6 +126,8 @@ class TesseractEngine:
 
     def close(self) -> None:
         self._api.End()
+        if self._osd is not None:
+            self._osd.End()
 
 
 class TesseractLineReader:

@@ -54,6 +54,7 @@ def build_result(
                 "height": page.height,
                 "dpi": page.dpi,
                 "engine": page.engine,
+                "turned": page.turned,
                 "raw_text": page.raw_text,
                 "text": page.text,
                 "words": [[w.text, w.confidence] for w in page.words],

@@ -285,3 +285,25 @@ def test_fallback_engine_settings() -> None:
     with pytest.raises(ConfigError, match=r"ocr\.fallback_engine"):
         engine_factory(OcrSettings(engine="tesseract", fallback_engine="aspose",
                                    aspose_license="/nonexistent.lic"))
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_rapidocr_turns_a_sideways_or_upside_down_page_upright(
+        rapid: OcrEngine, invoice: Image.Image, degrees: int) -> None:
+    upright = rapid.recognize(invoice)
+    assert upright.turned == 0
+    turned = rapid.recognize(invoice.rotate(degrees, expand=True))
+    # Scanned turned by `degrees` counter-clockwise: turned back by the rest of the circle.
+    assert turned.turned == (360 - degrees) % 360
+    assert turned.text == upright.text
+    assert [w.text for w in turned.words] == [w.text for w in upright.words]
+
+
+def test_orientation_off_reads_the_page_as_scanned(invoice: Image.Image) -> None:
+    engine = next(engine_for("rapidocr", orientation=False))  # type: ignore[arg-type]
+    try:
+        sideways = engine.recognize(invoice.rotate(90, expand=True))
+    finally:
+        engine.close()
+    assert sideways.turned == 0
+    assert "Invoice No: INV-2024-0042" not in normalised_lines(sideways.text)

@@ -191,6 +191,13 @@ def test_a_name_with_a_newline_gets_a_safe_stem(workspace: Workspace) -> None:
     assert result["source"]["name"] == "new\nline.png"
 
 
+def ocr_config(workspace: Workspace, engine: str, *settings: str) -> None:
+    """The test config with ``ocr.engine`` and more ``[ocr]`` settings (``key = value``)."""
+    workspace.write_config()
+    workspace.config.write_text(workspace.config.read_text().replace(
+        'engine = "tesseract"', "\n".join([f'engine = "{engine}"', *settings])))
+
+
 def dotted_page(path: Path) -> None:
     """A page of dots and no text: Tesseract's word iterator says "No text returned"."""
     image = Image.new("L", (1700, 2200), 255)
@@ -204,9 +211,7 @@ def dotted_page(path: Path) -> None:
 @pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
 def test_a_page_an_engine_cannot_read_is_a_result_with_a_warning(workspace: Workspace,
                                                                   engine: str) -> None:
-    workspace.write_config()
-    workspace.config.write_text(workspace.config.read_text().replace(
-        'engine = "tesseract"', f'engine = "{engine}"\nfallback_engine = "none"'))
+    ocr_config(workspace, engine, 'fallback_engine = "none"')
     dotted_page(workspace.inbox / "dots.png")
     Image.new("L", (1700, 2200), 255).save(workspace.inbox / "blank.png", dpi=(200, 200))
     assert cli.main(["run", "--oneshot", "--config", str(workspace.config)]) == ExitCode.OK
@@ -251,16 +256,45 @@ def test_the_fallback_engine_reads_a_page_the_configured_one_reads_nothing_on(
     assert events["blank.png"]["page_warnings"] == ["no_text"]
 
 
-def test_a_rotated_page_is_processed_with_a_low_confidence_warning(workspace: Workspace) -> None:
-    workspace.write_config()
+def turned_scans(workspace: Workspace) -> None:
     write_sample(workspace.inbox / "upright.png", [["Invoice No: INV-4411", "Total due: 25.00",
                                                     "Thank you for your business"]])
     with Image.open(workspace.inbox / "upright.png") as page:
-        page.rotate(90, expand=True).save(workspace.inbox / "sideways.png", dpi=(300, 300))
+        for degrees in (90, 180, 270):
+            page.rotate(degrees, expand=True).save(workspace.inbox / f"turned-{degrees}.png",
+                                                   dpi=(300, 300))
+
+
+@pytest.mark.parametrize("engine", ["tesseract", "rapidocr"])
+def test_pages_scanned_sideways_or_upside_down_are_read_upright(workspace: Workspace,
+                                                                 engine: str) -> None:
+    ocr_config(workspace, engine)
+    turned_scans(workspace)
     assert cli.main(["run", "--oneshot", "--config", str(workspace.config)]) == ExitCode.OK
     upright = json.loads((workspace.outbox / "upright.json").read_text())
-    sideways = json.loads((workspace.outbox / "sideways.json").read_text())
+    assert upright["pages"][0]["turned"] == 0
+    for degrees in (90, 180, 270):
+        result = json.loads((workspace.outbox / f"turned-{degrees}.json").read_text())
+        page = result["pages"][0]
+        assert page["turned"] == 360 - degrees, (degrees, page["raw_text"])
+        assert "INV-4411" in page["raw_text"]
+        assert (page["width"], page["height"]) == ((upright["pages"][0]["height"],
+                                                    upright["pages"][0]["width"])
+                                                   if degrees != 180 else
+                                                   (upright["pages"][0]["width"],
+                                                    upright["pages"][0]["height"]))
+        assert not any("low_ocr_confidence" in w for w in result["warnings"])
+
+
+def test_a_turned_page_read_as_scanned_gets_a_low_confidence_warning(
+        workspace: Workspace) -> None:
+    ocr_config(workspace, "tesseract", "orientation = false")
+    turned_scans(workspace)
+    assert cli.main(["run", "--oneshot", "--config", str(workspace.config)]) == ExitCode.OK
+    upright = json.loads((workspace.outbox / "upright.json").read_text())
+    sideways = json.loads((workspace.outbox / "turned-90.json").read_text())
     assert not any("low_ocr_confidence" in w for w in upright["warnings"])
+    assert sideways["pages"][0]["turned"] == 0
     assert any(": low_ocr_confidence:" in w or ": no_text:" in w
                for w in sideways["warnings"]), sideways["warnings"]
 
