@@ -92,10 +92,11 @@ def worth_turning(words: Sequence[Word]) -> bool:
 
 
 def better(turned: Sequence[Word], scanned: Sequence[Word]) -> bool:
-    """True when the turned reading is clearly better than the one as scanned: a mean
-    confidence ``MARGIN`` higher, over at least as many characters as half the other's."""
+    """True when the turned reading is clearly better than the one as scanned: read well
+    (a mean confidence of at least ``RETRY_CONFIDENCE``), ``MARGIN`` above the other, over at
+    least half as many characters. A page read as nothing is never replaced by garbage."""
     new, old = mean_confidence(turned), mean_confidence(scanned)
-    if new is None:
+    if new is None or new < RETRY_CONFIDENCE:
         return False
     chars_new = sum(len(w.text) for w in turned)
     chars_old = sum(len(w.text) for w in scanned)

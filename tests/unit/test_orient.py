@@ -5,6 +5,7 @@ tests/integration/test_engines.py."""
 from __future__ import annotations
 
 from inbox_ocr.ocr import orient
+from inbox_ocr.records import Word
 
 WIDE = [(10, 10, 400, 40), (10, 60, 300, 90), (10, 110, 500, 140)]
 TALL = [(y0, x0, y1, x1) for x0, y0, x1, y1 in WIDE]  # the same lines, turned a quarter
@@ -35,3 +36,19 @@ def test_a_sideways_page_is_always_turned_one_way_or_the_other() -> None:
     assert orient.turn(True, [("0", 0.99)] * 4) == 270
     assert orient.turn(True, [("180", 0.99)] * 4) == 90
     assert orient.turn(True, [("180", 0.6), ("0", 0.9)]) == 270  # the larger weight wins
+
+
+def words(*pairs: tuple[str, float]) -> list[Word]:
+    return [Word(text, confidence) for text, confidence in pairs]
+
+
+def test_tesseract_keeps_a_turned_reading_only_when_it_is_clearly_better() -> None:
+    garbage = words(("uu", 40.0), ("n", 38.0), ("s", 41.0))
+    upright = words(("Invoice", 96.0), ("INV-4411", 91.0))
+    assert orient.worth_turning(garbage) and orient.worth_turning([])
+    assert not orient.worth_turning(upright)
+    assert orient.better(upright, garbage)
+    assert orient.better(upright, [])
+    assert not orient.better(garbage, [])  # nothing read beats garbage from a turned page
+    assert not orient.better(words(("Invoice", 60.0)), garbage)  # not read well
+    assert not orient.better(words(("I", 95.0)), words(("uu nsm uou snosmo", 45.0)))  # too little
