@@ -64,6 +64,7 @@ extras=${INBOX_OCR_EXTRAS-dev,aspose}
 declare -A needs=(
   [tesseract-ocr]="OCR engine (libtesseract, used through tesserocr)"
   [tesseract-ocr-eng]="English OCR model"
+  [tesseract-ocr-osd]="Tesseract's orientation detection (ocr.orientation with the tesseract engine)"
   [poppler-utils]="pdftoppm/pdfinfo, used by pdf2image to split PDFs"
   [libsystemd-dev]="headers for systemd-python (sd_notify, journald)"
   [pkg-config]="lets systemd-python find libsystemd"
@@ -77,6 +78,13 @@ if [[ ,$extras, == *,aspose,* ]] && ! command -v java >/dev/null 2>&1; then
 fi
 # systemctl reload runs /bin/kill (the unit's ExecReload=); minimal roots lack it.
 needs[procps]="kill, for the unit's ExecReload="
+# The diacritics tests read generated French, German and Polish invoices.
+if [[ ,$extras, == *,dev,* ]]; then
+  for lang in fra deu pol; do
+    needs[tesseract-ocr-$lang]="OCR model for the diacritics tests (ocr.languages = \"eng+fra+deu+pol\")"
+  done
+  needs[fonts-dejavu-core]="a font with accented letters, for the generated test invoices"
+fi
 # The tests under a real systemd (tests/systemd) boot a container, when run as root.
 if [[ ,$extras, == *,dev,* && $(id -u) -eq 0 ]]; then
   needs[systemd-container]="systemd-nspawn, for the tests under a real systemd"

@@ -106,19 +106,50 @@ def pieces_in_region(region: Region, width: float | None = None) -> list[list[Gl
     return [piece for piece in merged if piece]
 
 
-def _key(text: str) -> str:
-    """A character as the alignment compares it: case and width folded (U+FF08 is ``(``)."""
-    return unicodedata.normalize("NFKC", text).lower()[:1] or text
+def fold(text: str) -> str:
+    """Width and compatibility forms folded (NFKC: U+FF1A is ``:``, U+FB01 is ``fi``), except
+    number forms (``½``, ``²``): NFKC makes ``3½`` into ``31`` + fraction slash + ``2``,
+    which changes a number."""
+    return "".join(ch if unicodedata.category(ch) == "No" else unicodedata.normalize("NFKC", ch)
+                   for ch in text)
 
 
-def rebreak(pieces: list[list[Glyph]], reference: str) -> list[list[Glyph]]:
+#: Letters a recogniser without them reads as another letter, for the alignment only.
+_BASE_LETTER = {"ß": "b", "ł": "l", "đ": "d", "ø": "o", "æ": "a", "œ": "o"}
+
+
+def _key(text: str, accents: bool = False) -> str:
+    """A character as the alignment compares it: case and width folded (U+FF08 is ``(``), and
+    with ``accents`` its diacritics too (``é`` is ``e``, ``ß`` is ``b``)."""
+    key = unicodedata.normalize("NFKC", text).lower()[:1] or text
+    if accents:
+        key = _BASE_LETTER.get(key, unicodedata.normalize("NFKD", key)[:1] or key)
+    return key
+
+
+def _accented(glyph: Glyph, reference: str) -> Glyph:
+    """``glyph`` with the letter of ``reference`` when that is the same letter with a
+    diacritic the glyph lacks (the glyph's case kept), else ``glyph`` itself."""
+    if glyph.text.lower() == reference.lower() or not reference.isalpha():
+        return glyph
+    if unicodedata.normalize("NFKD", glyph.text) != glyph.text:
+        return glyph  # the first reading has a diacritic of its own: keep it
+    letter = reference.upper() if glyph.text.isupper() and reference != "ß" else reference.lower()
+    return Glyph(letter, glyph.x0, glyph.x1, glyph.confidence)
+
+
+def rebreak(pieces: list[list[Glyph]], reference: str,
+            accents: bool = False) -> list[list[Glyph]]:
     """Re-split ``pieces`` (one region's words) at the word breaks of ``reference``.
 
     ``reference`` is another reading of the same region. Its characters are aligned with the
     glyphs' (ignoring spaces, case and width); inside each run where the two agree, a break
     exists exactly where ``reference`` has a space. Outside those runs (characters the readings
     disagree on, and their edges), the pieces' own breaks stay. Only breaks move: the glyphs,
-    their order and their confidences are unchanged.
+    their order and their confidences are unchanged, except with ``accents`` (``ocr.languages``
+    names a language written with diacritics): the alignment then also ignores diacritics, and
+    a letter the reference has with a diacritic the glyph lacks (``e`` read as ``é``, ``B`` as
+    ``ß``) takes it. Only letters change that way, never digits or punctuation.
     """
     glyphs = [g for piece in pieces for g in piece]
     if not glyphs:
@@ -129,19 +160,25 @@ def rebreak(pieces: list[list[Glyph]], reference: str) -> list[list[Glyph]]:
         count += len(piece)
         own.add(count)
     chars: list[str] = []
+    letters: list[str] = []
     theirs: set[int] = set()
     for ch in reference:
         if ch.isspace():
             if chars:
                 theirs.add(len(chars))
         else:
-            chars.append(_key(ch))
-    mine = [_key(g.text) for g in glyphs]
+            chars.append(_key(ch, accents))
+            letters.append(ch)
+    mine = [_key(g.text, accents) for g in glyphs]
     matcher = difflib.SequenceMatcher(None, mine, chars, autojunk=False)
     agreed: set[int] = set()  # glyph positions strictly inside a run both readings share
     moved: set[int] = set()
     for a, b, size in matcher.get_matching_blocks():
-        for offset in range(1, size):
+        for offset in range(size):
+            if accents:
+                glyphs[a + offset] = _accented(glyphs[a + offset], letters[b + offset])
+            if offset == 0:
+                continue
             agreed.add(a + offset)
             if b + offset in theirs:
                 moved.add(a + offset)
@@ -178,11 +215,13 @@ def rows(regions: list[Region]) -> list[list[Region]]:
 
 
 def assemble(regions: list[Region],
-             reread: Callable[[Region], str | None] | None = None) -> tuple[str, list[LaidWord]]:
+             reread: Callable[[Region], str | None] | None = None,
+             accents: bool = False) -> tuple[str, list[LaidWord]]:
     """The page's text (one row per line) and its words in reading order.
 
     ``reread(region)``, when given, returns a second reading of the region whose word breaks
-    replace the gap-based ones (``rebreak``), or None to keep those.
+    replace the gap-based ones (``rebreak``, which with ``accents`` also takes its
+    diacritics), or None to keep those.
     """
     all_glyphs = [g for r in regions for g in r.glyphs]
     pitch = char_width(all_glyphs)
@@ -196,7 +235,7 @@ def assemble(regions: list[Region],
                                       else pitch)
             reference = reread(region) if reread and pieces else None
             if reference is not None:
-                pieces = rebreak(pieces, reference)
+                pieces = rebreak(pieces, reference, accents)
             region_words = [_laid(piece) for piece in pieces]
             if not region_words:
                 continue

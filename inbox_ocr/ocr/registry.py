@@ -58,6 +58,18 @@ def fallback_name(settings: OcrSettings) -> str | None:
     return "tesseract" if settings.engine != "tesseract" else "rapidocr"
 
 
+#: Tesseract languages written in the Latin script with diacritics: with one of them in
+#: ``ocr.languages``, RapidOCR's letters take the diacritics of Tesseract's reading.
+DIACRITIC_LANGUAGES = frozenset({
+    "fra", "deu", "pol", "nld", "spa", "ita", "por", "cat", "ces", "slk", "hun", "ron", "swe",
+    "nor", "dan", "fin", "isl", "tur", "hrv", "slv", "est", "lav", "lit", "vie", "glg", "eus",
+})
+
+
+def writes_diacritics(languages: str) -> bool:
+    return any(code in DIACRITIC_LANGUAGES for code in languages.split("+"))
+
+
 def _builder(name: str, settings: OcrSettings, workers: int | None) -> Callable[[], OcrEngine]:
     """The constructor of the engine called ``name``, with the settings checked now."""
     if name == "tesseract":
@@ -81,7 +93,8 @@ def _builder(name: str, settings: OcrSettings, workers: int | None) -> Callable[
                                   "ocr.rapidocr_word_breaks = 'tesseract'; 'positions' "
                                   "works without Tesseract)") from exc
             reader = functools.partial(TesseractLineReader, tessdata, settings.languages)
-        return functools.partial(RapidOcrEngine, threads, reader, settings.orientation)
+        return functools.partial(RapidOcrEngine, threads, reader, settings.orientation,
+                                 writes_diacritics(settings.languages))
     if name == "aspose":
         from inbox_ocr.ocr.aspose import AsposeEngine, apply_license
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from inbox_ocr.bench.samples import SAMPLES, render_page
 from inbox_ocr.config import OcrSettings
@@ -19,6 +19,7 @@ from inbox_ocr.ocr.api import OcrEngine, OcrResult
 from inbox_ocr.ocr.aspose import split_evaluation_marker
 from inbox_ocr.ocr.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
 from inbox_ocr.ocr.registry import FallbackEngine, engine_factory, fallback_name
+from inbox_ocr.ocr.tesseract import tesseract_languages
 
 REPO = Path(__file__).resolve().parents[2]
 INVOICE = SAMPLES["invoice-acme.png"][0]
@@ -307,3 +308,48 @@ def test_orientation_off_reads_the_page_as_scanned(invoice: Image.Image) -> None
         engine.close()
     assert sideways.turned == 0
     assert "Invoice No: INV-2024-0042" not in normalised_lines(sideways.text)
+
+
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# Generated invoice lines and the accented words that must come out as printed, per
+# ocr.languages. RapidOCR alone reads "Größe" as "GroBe"; the accents come from Tesseract's
+# reading of each line. Not fixed: "ł", which RapidOCR reads as "t" (the letters differ).
+ACCENTED = {
+    "eng+fra+deu": (["Facture n° FA-2024-118", "Désignation : Théière en céramique",
+                     "Größe: Übergröße, Straße 5", "Total à payer : 25,00"],
+                    ["Désignation", "céramique", "Größe:", "Übergröße,", "Straße"]),
+    "eng+pol": (["Faktura nr FV/2024/03/117", "Zażółć gęślą jaźń", "Do zapłaty: 25,00 zł"],
+                ["Zaż", "gęślą", "jaźń"]),
+}
+
+
+def accented_invoice(languages: str) -> Image.Image:
+    """A generated invoice page in a font that has the accents."""
+    if not DEJAVU.is_file():
+        pytest.skip("fonts-dejavu-core is not installed (scripts/setup.sh installs it)")
+    missing = [lang for lang in languages.split("+")[1:]
+               if not (tesseract_languages(OcrSettings()) / f"{lang}.traineddata").is_file()]
+    if missing:
+        pytest.skip(f"tesseract-ocr-{missing[0]} is not installed (scripts/setup.sh installs it)")
+    page = Image.new("L", (1654, 900), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(str(DEJAVU), 40)
+    for number, line in enumerate(ACCENTED[languages][0]):
+        draw.text((140, 120 + 90 * number), line, font=font, fill=0)
+    return page
+
+
+@pytest.mark.parametrize("languages", sorted(ACCENTED))
+def test_rapidocr_keeps_the_accents_when_the_languages_have_them(languages: str) -> None:
+    page = accented_invoice(languages)
+    read = {}
+    for setting in ("eng", languages):
+        engine = next(engine_for("rapidocr", languages=setting))
+        try:
+            read[setting] = engine.recognize(page).text
+        finally:
+            engine.close()
+    for word in ACCENTED[languages][1]:
+        assert word in read[languages], (word, read[languages])
+    assert "25,00" in read[languages]
+    assert read["eng"] != read[languages]  # with English alone the accents are not there

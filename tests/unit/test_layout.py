@@ -3,7 +3,15 @@ word breaks moved to where a second reading of the line (Tesseract's) puts them.
 
 from __future__ import annotations
 
-from inbox_ocr.ocr.layout import Glyph, Region, assemble, pieces_in_region, rebreak, rows
+from inbox_ocr.ocr.layout import (
+    Glyph,
+    Region,
+    assemble,
+    fold,
+    pieces_in_region,
+    rebreak,
+    rows,
+)
 
 
 def region(text: str, x: float, y: float, gaps: dict[int, float] | None = None,
@@ -91,3 +99,23 @@ def test_assemble_rereads_each_region_for_its_breaks() -> None:
     assert [w.text for w in words] == ["THANK", "YOU", "COMEAGAIN"]
     assert words[0].x1 <= words[1].x0  # each word keeps its own glyphs' extent
     assert seen == ["THANKYOU", "COMEAGAIN"]
+
+
+def test_with_accents_the_letters_take_the_reference_diacritics() -> None:
+    pieces = pieces_in_region(region("GroBe:UbergroBe,StraBe5", 0, 0))
+    assert texts(rebreak(pieces, "Größe: Übergröße, Straße 5", accents=True)) == [
+        "Größe:", "Übergröße,", "Straße", "5"]
+    # Without a language that writes them, the letters stay as read (only breaks move).
+    assert "".join(texts(rebreak(pieces, "Größe: Übergröße, Straße 5"))) == (
+        "GroBe:UbergroBe,StraBe5")
+    # Letters only, and only where the two agree once diacritics are folded away.
+    assert texts(rebreak(pieces_in_region(region("Total12,50", 0, 0)), "Totàl 12.5O",
+                         accents=True)) == ["Totàl", "12,50"]
+    # A diacritic of the first reading is kept, and so is its case.
+    assert texts(rebreak(pieces_in_region(region("THÉIERE", 0, 0)), "Théière",
+                         accents=True)) == ["THÉIÈRE"]
+
+
+def test_number_forms_are_not_folded_into_digits() -> None:
+    assert fold("Pipe 3½\" x 2 m²") == "Pipe 3½\" x 2 m²"
+    assert fold("Item（s）：ﬁle") == "Item(s):file"
