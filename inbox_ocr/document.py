@@ -119,8 +119,9 @@ def fields(pages: list[PageText], finished_at: float
 
 
 def field_inputs(pages: list[PageText]) -> list[PageInput]:
-    """What field extraction reads of each page: the corrected text and the word confidences."""
-    return [PageInput(p.number, p.text, tuple((w.text, w.confidence) for w in p.words))
+    """What field extraction reads of each page: the corrected text, the word confidences and
+    the words' boxes."""
+    return [PageInput(p.number, p.text, tuple((w.text, w.confidence, w.box) for w in p.words))
             for p in sorted(pages, key=lambda p: p.number)]
 
 

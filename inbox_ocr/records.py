@@ -38,10 +38,12 @@ class Document:
 
 @dataclass(frozen=True)
 class Word:
-    """A recognised word with the engine's confidence (0..100) when the engine gives one."""
+    """A recognised word with the engine's confidence (0..100) when the engine gives one, and
+    its box on the page as read (``x0, y0, x1, y1`` pixels; None when the engine gives none)."""
 
     text: str
     confidence: float | None
+    box: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from datetime import date
 from decimal import Decimal
 
 from inbox_ocr.fields.dates import DateReading, find_dates
-from inbox_ocr.fields.labels import _INVOICE_NUMBER, _Hit, _label_hits, _next_line
-from inbox_ocr.fields.lines import _Line
+from inbox_ocr.fields.labels import _INVOICE_NUMBER, _heads_column, _Hit, _label_hits, _next_line
+from inbox_ocr.fields.lines import _Line, column_below
 from inbox_ocr.fields.model import Locale
 from inbox_ocr.fields.numbers import _NUMBER_RE, AmbiguousNumber, parse_amount
 
@@ -34,6 +34,14 @@ def _invoice_numbers(lines: Sequence[_Line]) -> list[_Hit]:
         found = _first_id(line.text[m.end():], m.end())
         if found is None:
             rest = line.text[m.end():]
+            column = (column_below(lines, line, m.start(), m.end())
+                      if _heads_column(rest) else None)
+            if column is not None:  # the words' boxes: the value printed under the label
+                under, start, end = column
+                found_under = _first_id(under.text[start:end], start)
+                if found_under is not None:
+                    hits.append(_Hit(under, weight * 0.9, *found_under))
+                continue
             if rest.strip() and not re.match(r"\s{3,}", rest):
                 continue
             below = _next_line(lines, line)
@@ -67,6 +75,17 @@ def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]
         said = line.text[max(0, m.start() - 12):m.end() + (readings[0].start if readings else 0)]
         if skip is not None and skip.search(said):
             continue
+        column = (column_below(lines, line, m.start(), m.end())
+                  if not readings and _heads_column(line.text[m.end():]) else None)
+        if column is not None:  # a header row: the date printed under its label
+            under, start, end = column
+            below = find_dates(under.text[start:end], locale.day_first, today)
+            if below:
+                r = below[0]
+                r = DateReading(r.value, r.text, r.start + start, r.end + start, r.problem)
+                hits.append((_Hit(under, weight * 0.9, r.text, r.start, r.end), r))
+                labelled_lines.add((under.page, under.number))
+            continue
         if readings:
             r = readings[0]
             r = DateReading(r.value, r.text, r.start + m.end(), r.end + m.end(), r.problem)
@@ -97,7 +116,13 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
     for line, weight, m in _label_hits(lines, labels, reject, strong_reject):
         last = _last_number(line.text, m.end())
         rest = line.text[m.end():]
-        if last is None and len(rest.strip()) <= 15 and not any(c.isdigit() for c in rest):
+        column = (column_below(lines, line, m.start(), m.end())
+                  if last is None and _heads_column(rest) else None)
+        if column is not None:  # the amount printed under its label, in the same column
+            under, start, end = column
+            if (last := _last_number(under.text[:end], start)) is not None:
+                line = under
+        elif last is None and len(rest.strip()) <= 15 and not any(c.isdigit() for c in rest):
             below = _next_line(lines, line)
             if below is not None and (last := _last_number(below.text, 0)) is not None:
                 line = below

@@ -132,7 +132,7 @@ def _label_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str
             m = regex.search(line.view or line.text)
             if m is None:
                 continue
-            around = (line.view or line.text)[: m.end() + 12]
+            around = _heading_cell(line, m) or (line.view or line.text)[: m.end() + 12]
             if strong_reject is not None and strong_reject.search(around):
                 break
             if weight < 1.0 and reject is not None and reject.search(around):
@@ -140,6 +140,36 @@ def _label_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str
             hits.append((line, weight, m))
             break
     return hits
+
+
+_CELL_GAP = re.compile(r"\s{2,}")
+_RATE = re.compile(r"\d{1,2}(?:[.,]\d{1,2})?\s*%")
+
+
+def _heads_column(rest: str) -> bool:
+    """Whether a label followed by ``rest`` on its line stands alone in its cell (nothing but
+    punctuation, or a rate such as ``20%``, before a wide gap or the line's end), so its value
+    may be printed under it."""
+    rest = _RATE.sub("", rest, count=1)  # "VAT 20%" heads a column too
+    return not rest.strip() or re.match(r"[\s:#.]*\s{2,}", rest) is not None
+
+
+def _heading_cell(line: _Line, m: re.Match[str]) -> str | None:
+    """The label's own cell when it heads a column of a header row (``Subtotal   VAT 20%
+    Total`` over the amounts): the text between the wide gaps around the label, when the
+    words' boxes are known and nothing but the label's words is in that cell. Then only that
+    cell can reject the label: its neighbours are other columns' labels. None otherwise."""
+    if not line.boxes:
+        return None
+    text = line.view or line.text
+    starts = [0, *(g.end() for g in _CELL_GAP.finditer(text))]
+    ends = [*(g.start() for g in _CELL_GAP.finditer(text)), len(text)]
+    for start, end in zip(starts, ends, strict=True):
+        if start <= m.start() < end:
+            if len(starts) > 1 and _heads_column(text[m.end():end]):
+                return text[start:end]
+            return None
+    return None
 
 
 def _next_line(lines: Sequence[_Line], line: _Line) -> _Line | None:

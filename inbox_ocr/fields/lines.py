@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from inbox_ocr.fields.model import PageInput
+from inbox_ocr.fields.model import Box, PageInput
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,16 @@ class _Line:
     text: str
     confidences: tuple[float | None, ...]  # one per whitespace token, or () when unknown
     view: str = ""  # ``text`` with OCR-damaged label words repaired, same length (labels only)
+    boxes: tuple[Box | None, ...] = ()  # one per whitespace token, or () when unknown
+
+    def span_box(self, start: int, end: int) -> tuple[int, int] | None:
+        """The horizontal extent (x0, x1) of the tokens overlapping text[start:end]."""
+        xs = [box for box, token in zip(self.boxes, re.finditer(r"\S+", self.text),
+                                        strict=False)
+              if box is not None and token.start() < end and token.end() > start]
+        if not xs:
+            return None
+        return min(b[0] for b in xs), max(b[2] for b in xs)
 
     def confidence(self, start: int, end: int) -> float | None:
         """Lowest OCR confidence of the tokens overlapping text[start:end] (None: unknown)."""
@@ -35,14 +45,39 @@ def _lines(pages: Iterable[PageInput]) -> list[_Line]:
     for page in sorted(pages, key=lambda p: p.number):
         texts = page.text.split("\n")
         tokens = sum(len(t.split()) for t in texts)
-        confs = [c for _w, c in page.words] if len(page.words) == tokens else []
+        aligned = len(page.words) == tokens
+        confs = [w[1] for w in page.words] if aligned else []
+        boxes = [w[2] if len(w) > 2 else None for w in page.words] if aligned else []
+        if not any(boxes):
+            boxes = []
         k = 0
         for number, text in enumerate(texts, 1):
             n = len(text.split())
             out.append(_Line(page.number, number, text, tuple(confs[k:k + n]) if confs else (),
-                             label_view(text)))
+                             label_view(text), tuple(boxes[k:k + n]) if boxes else ()))
             k += n
     return out
+
+
+def column_below(lines: Sequence[_Line], line: _Line, start: int, end: int,
+                 depth: int = 2) -> tuple[_Line, int, int] | None:
+    """What is printed under text[start:end] of ``line`` (a label heading a column): on one
+    of the next ``depth`` lines of the page, the tokens whose boxes overlap the label's
+    horizontal extent, as ``(that line, start, end)`` in its text. None when the words' boxes
+    are unknown or nothing sits under the label."""
+    label = line.span_box(start, end)
+    if label is None:
+        return None
+    x0, x1 = label
+    for below in lines:
+        if below.page != line.page or not 0 < below.number - line.number <= depth:
+            continue
+        tokens = [(token, box) for token, box in zip(re.finditer(r"\S+", below.text),
+                                                     below.boxes, strict=False)
+                  if box is not None and box[0] < x1 and box[2] > x0]
+        if tokens:
+            return below, tokens[0][0].start(), tokens[-1][0].end()
+    return None
 
 
 # Label words long enough that one misread character cannot make another word of them.

@@ -10,6 +10,9 @@ FIELD_NAMES = (
     "vendor", "vendor_tax_id", "iban",
 )
 
+#: A word's box on its page: x0, y0, x1, y1 in pixels.
+Box = tuple[int, int, int, int]
+
 # Words the OCR engine read with less confidence (0-100) than this make a field not valid.
 MIN_WORD_CONFIDENCE = 90.0
 # Dates before today minus this many years, or after today plus one (two for due dates),
@@ -22,14 +25,15 @@ class PageInput:
     """One page as the extractor sees it.
 
     number: 1-based page number. text: the corrected text. words: (word, confidence 0-100 or
-    None) in reading order as the OCR engine gave them; used only when they line up one to one
-    with the whitespace-separated tokens of ``text`` (the corrector replaces tokens one for one),
-    otherwise confidences count as unknown.
+    None) or (word, confidence, box) in reading order as the OCR engine gave them, the box
+    ``(x0, y0, x1, y1)`` in page pixels or None; used only when they line up one to one with the
+    whitespace-separated tokens of ``text`` (the corrector replaces tokens one for one),
+    otherwise confidences and positions count as unknown.
     """
 
     number: int
     text: str
-    words: tuple[tuple[str, float | None], ...] = ()
+    words: tuple[tuple[str, float | None] | tuple[str, float | None, Box | None], ...] = ()
 
 
 @dataclass(frozen=True)

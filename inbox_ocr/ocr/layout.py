@@ -60,6 +60,8 @@ class LaidWord:
     x0: float
     x1: float
     confidence: float
+    y0: float = 0.0
+    y1: float = 0.0
 
 
 def char_width(glyphs: tuple[Glyph, ...] | list[Glyph]) -> float:
@@ -67,9 +69,10 @@ def char_width(glyphs: tuple[Glyph, ...] | list[Glyph]) -> float:
     return statistics.median(widths) if widths else 1.0
 
 
-def _laid(piece: list[Glyph]) -> LaidWord:
+def _laid(piece: list[Glyph], region: Region | None = None) -> LaidWord:
     return LaidWord("".join(g.text for g in piece), piece[0].x0, piece[-1].x1,
-                    sum(g.confidence for g in piece) / len(piece))
+                    sum(g.confidence for g in piece) / len(piece),
+                    region.y0 if region else 0.0, region.y1 if region else 0.0)
 
 
 def pieces_in_region(region: Region, width: float | None = None) -> list[list[Glyph]]:
@@ -236,7 +239,7 @@ def assemble(regions: list[Region],
             reference = reread(region) if reread and pieces else None
             if reference is not None:
                 pieces = rebreak(pieces, reference, accents)
-            region_words = [_laid(piece) for piece in pieces]
+            region_words = [_laid(piece, region) for piece in pieces]
             if not region_words:
                 continue
             if previous_end is not None:

@@ -133,7 +133,8 @@ class RapidOcrEngine:
         text, laid = assemble(regions, reread, self._accents)
         # The recogniser is trained on Chinese too: fold full-width punctuation
         # (U+FF1A colon, U+FF08/U+FF09 parentheses) into ASCII, but keep number forms (3½).
-        words = tuple(Word(fold(w.text), round(100 * w.confidence, 1)) for w in laid)
+        words = tuple(Word(fold(w.text), round(100 * w.confidence, 1),
+                           (round(w.x0), round(w.y0), round(w.x1), round(w.y1))) for w in laid)
         return OcrResult(fold(text), words)
 
     def close(self) -> None:

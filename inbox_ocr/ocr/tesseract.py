@@ -117,7 +117,9 @@ class TesseractEngine:
                 except RuntimeError:  # "No text returned": a blob Tesseract read nothing in
                     continue
                 if word:
-                    words.append(Word(word, round(float(item.Confidence(level)), 1)))
+                    box = item.BoundingBox(level)
+                    words.append(Word(word, round(float(item.Confidence(level)), 1),
+                                      (box[0], box[1], box[2], box[3]) if box else None))
         except RuntimeError as exc:
             raise EngineFailed(f"tesseract failed: {exc}") from exc
         finally:

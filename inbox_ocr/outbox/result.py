@@ -57,7 +57,8 @@ def build_result(
                 "turned": page.turned,
                 "raw_text": page.raw_text,
                 "text": page.text,
-                "words": [[w.text, w.confidence] for w in page.words],
+                "words": [[w.text, w.confidence, list(w.box) if w.box else None]
+                          for w in page.words],
                 "timings": {k: round(v, 4) for k, v in page.timings.items()},
                 "evaluation_truncated": page.evaluation_truncated,
                 "correction": page.correction,

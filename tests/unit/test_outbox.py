@@ -78,7 +78,7 @@ def test_result_json_lists_pages_in_order_with_corrections() -> None:
     assert result["schema_version"] == 1
     assert [p["number"] for p in result["pages"]] == [1, 2]
     assert result["pages"][0]["raw_text"] == "Inv0ice"
-    assert result["pages"][0]["words"] == [["Inv0ice", 91.0]]
+    assert result["pages"][0]["words"] == [["Inv0ice", 91.0, None]]
     assert result["corrections"][0]["after"] == "Invoice"
     assert result["source"]["sha256"] == "ab" * 32
     assert page_text(pages) == "Invoice\fp2\n"

@@ -1,0 +1,83 @@
+"""Layout-aware pairing (issue 18): labels in a header row over their values, read through the
+real engines. The words' boxes travel from the engine to the extractor and into the JSON."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from inbox_ocr.config import OcrSettings, Settings
+from inbox_ocr.correct.corrector import PassThroughCorrector
+from inbox_ocr.document import engine_factory_for, read_document
+from inbox_ocr.fields import PageInput, extract_fields
+from inbox_ocr.intake.documents import make_document
+
+# (x, line) of each printed cell: labels in a header row, the values in the row below.
+HEADER_ROWS = [
+    [(140, "ACME Trading Ltd")],
+    [(140, "Invoice Number"), (700, "Invoice Date"), (1150, "Due Date")],
+    [(140, "INV/2023/03/0008"), (700, "03/20/2023"), (1150, "04/04/2023")],
+    [(140, "Description"), (1150, "Amount")],
+    [(140, "Consulting services"), (1150, "1,200.00")],
+    [(140, "Subtotal"), (700, "VAT 20%"), (1150, "Total")],
+    [(140, "1,200.00"), (700, "240.00"), (1150, "1,440.00")],
+]
+
+
+def header_row_invoice(path: Path) -> Path:
+    page = Image.new("L", (1654, 1400), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=36)
+    for row, cells in enumerate(HEADER_ROWS):
+        for x, text in cells:
+            draw.text((x, 150 + 110 * row), text, font=font, fill=0)
+    page.save(path, dpi=(300, 300))
+    return path
+
+
+@pytest.mark.parametrize("engine", ["rapidocr", "tesseract"])
+def test_labels_in_a_header_row_pair_with_the_values_below_them(tmp_path: Path,
+                                                                engine: str) -> None:
+    settings = Settings(ocr=OcrSettings(engine=engine))  # type: ignore[arg-type]
+    path = header_row_invoice(tmp_path / "header.png")
+    ocr = engine_factory_for(settings, workers=1)()
+    try:
+        st = path.stat()
+        reading = read_document(make_document(path, st.st_size, st.st_mtime_ns, 0.0), settings,
+                                ocr, PassThroughCorrector())
+    finally:
+        ocr.close()
+    fields = reading.fields
+    page = reading.pages[0]
+    assert all(w.box is not None for w in page.words), "every word carries its box"
+    assert fields["invoice_number"] is not None, page.text
+    assert fields["invoice_number"]["value"] == "INV/2023/03/0008", page.text
+    assert fields["invoice_date"]["value"] == "2023-03-20", page.text  # type: ignore[index]
+    assert fields["due_date"]["value"] == "2023-04-04", page.text  # type: ignore[index]
+    assert fields["total"]["value"] == "1440.00", page.text  # type: ignore[index]
+    # Subtotal + VAT = total: the amounts under their labels cross-check each other.
+    assert fields["total"]["valid"], fields["total"]  # type: ignore[index]
+
+
+def test_without_boxes_a_header_row_is_paired_by_text_columns_only() -> None:
+    # The same header row as monospaced text (Tesseract keeps runs of spaces): no boxes.
+    text = "Invoice Number      Invoice Date\nINV/2023/03/0008    03/20/2023"
+    found = extract_fields([PageInput(1, text)], today=date(2024, 1, 1)).as_json()
+    assert found["invoice_number"]["value"] == "INV/2023/03/0008"  # type: ignore[index]
+
+
+def test_boxes_pair_a_value_that_the_text_columns_do_not_line_up_with() -> None:
+    # RapidOCR's text keeps at most 8 spaces between columns: the characters do not line up,
+    # the boxes do.
+    text = "Invoice Number  Invoice Date  Due Date\nINV/2023/03/0008  03/20/2023  04/04/2023"
+    boxes = [(140, 100, 260, 130), (270, 100, 400, 130), (700, 100, 800, 130),
+             (810, 100, 900, 130), (1150, 100, 1220, 130), (1230, 100, 1300, 130),
+             (140, 160, 420, 190), (700, 160, 880, 190), (1150, 160, 1330, 190)]
+    words = tuple((w, 99.0, box) for w, box in zip(text.split(), boxes, strict=True))
+    found = extract_fields([PageInput(1, text, words)], today=date(2024, 1, 1)).as_json()
+    assert found["invoice_number"]["value"] == "INV/2023/03/0008"  # type: ignore[index]
+    assert found["invoice_date"]["value"] == "2023-03-20"  # type: ignore[index]
+    assert found["due_date"]["value"] == "2023-04-04"  # type: ignore[index]
