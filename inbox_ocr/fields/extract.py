@@ -156,6 +156,12 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
                        f"{earliest.isoformat()}..{latest.isoformat()}")
         elif top >= 0.8 and len(values) > 1:
             problem = "conflicting-values: " + ", ".join(sorted(v.isoformat() for v in values))
+        elif top < 0.8 and len(others := {r.value for _h, r in hits
+                                          if r.value not in (None, reading.value)}) > 0:
+            # No label says which date is the invoice's, and another date is printed: the
+            # first one is a guess (it may be a delivery date or a deadline).
+            problem = ("unclear-role: no label marks the invoice date; other dates printed: "
+                       + ", ".join(sorted(v.isoformat() for v in others if v is not None)))
         elif name == "due_date" and issued is not None and reading.value < issued:
             problem = (f"due-before-invoice: due {reading.value.isoformat()} is before the "
                        f"invoice date {issued.isoformat()}")

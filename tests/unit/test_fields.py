@@ -535,3 +535,15 @@ Total TTC : 120,00 €""")
     date_field = fields.get("invoice_date")
     assert date_field is None or not (date_field.value == "2015-07-05" and date_field.valid)
     assert value(fields, "due_date") == "2015-07-05"
+
+
+def test_an_unlabelled_date_beside_another_date_is_flagged_not_valid() -> None:
+    alone = fields_of("CAFE CENTRAL\n25/03/2024 10:41\nTOTAL 12.50").get("invoice_date")
+    assert alone is not None and alone.valid and alone.value == "2024-03-25"
+    two = fields_of("CAFE CENTRAL\n25/03/2024 10:41\nTable 4  30/06/2024\nTOTAL 12.50"
+                    ).get("invoice_date")
+    assert two is not None and not two.valid
+    assert two.reason is not None and two.reason.startswith("unclear-role:")
+    # A label settles it.
+    labelled = fields_of("Date: 25/03/2024\nShipped 27/03/2024").get("invoice_date")
+    assert labelled is not None and labelled.valid and labelled.value == "2024-03-25"
