@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     fields.add_argument("--verbose", action="store_true", help="list every miss")
     fields.add_argument("--config", help="config file for [ocr] and [llm] settings (optional)")
 
+    invoices = bench_sub.add_parser(
+        "invoices", help="write generated invoices with ground truth, for bench fields")
+    invoices.add_argument("--out", type=Path, required=True, help="folder to write into")
+    invoices.add_argument("--count", type=int, default=64, help="invoices to write")
+    invoices.add_argument("--seed", type=int, default=1)
+
     quality = bench_sub.add_parser(
         "quality", help="OCR a SROIE-style folder and score words, lines and date/total fields")
     quality.add_argument("--dataset", type=Path, required=True,
@@ -169,6 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """The bench subcommands. Their modules are imported here, never by the service."""
     config = Path(args.config) if getattr(args, "config", None) else None
+    if args.bench == "invoices":
+        from inbox_ocr.bench.invoices import generate
+
+        made = generate(args.out, args.count, args.seed)
+        print(f"{len(made)} invoices with ground truth in {args.out}")
+        return ExitCode.OK
     if args.bench == "throughput":
         from inbox_ocr.bench.throughput import bench_throughput
 

@@ -26,6 +26,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from inbox_ocr.bench.invoices import MANIFEST
 from inbox_ocr.config import Settings
 from inbox_ocr.correct.process import make_corrector
 from inbox_ocr.document import engine_factory_for, field_inputs, read_document
@@ -35,6 +36,7 @@ from inbox_ocr.intake.documents import make_document
 
 # dataset key -> our field name
 SROIE_FIELDS = {"date": "invoice_date", "total": "total", "company": "vendor"}
+GENERATED_FIELDS = ("invoice_number", "invoice_date", "due_date", "total")
 INVOICE2DATA_FIELDS = {"amount": "total", "date": "invoice_date",
                        "invoice_number": "invoice_number", "issuer": "vendor"}
 
@@ -104,10 +106,27 @@ def invoice2data_cases(dataset: Path) -> list[Case]:
     return cases
 
 
+def generated_cases(dataset: Path) -> list[Case]:
+    """A set written by ``inbox-ocr bench invoices`` (``inbox_ocr.bench.invoices``)."""
+    cases = []
+    for js in sorted(dataset.glob("[0-9]*.json")):
+        raw = json.loads(js.read_text(encoding="utf-8"))
+        scan = next((p for p in (js.with_suffix(".png"), js.with_suffix(".pdf")) if p.exists()),
+                    None)
+        if scan is None:
+            continue
+        truth = {name: n for name in GENERATED_FIELDS
+                 if (n := normalise(name, raw.get(name))) is not None}
+        cases.append(Case(f"{js.stem} ({raw['language']}, {raw['layout']})", scan, truth))
+    return cases
+
+
 def cases_for(dataset: Path) -> tuple[str, list[Case]]:
-    """The dataset's kind (``sroie`` or ``invoice2data``) and its cases."""
+    """The dataset's kind (``sroie``, ``generated`` or ``invoice2data``) and its cases."""
     if (dataset / "key").is_dir():
         return "sroie", sroie_cases(dataset)
+    if (dataset / MANIFEST).is_file():
+        return "generated", generated_cases(dataset)
     return "invoice2data", invoice2data_cases(dataset)
 
 
@@ -163,8 +182,8 @@ def run(dataset: Path, settings: Settings, *, limit: int | None, llm: bool,
 
     Raises ConfigError (naming ``--dataset``) when the folder holds no labelled documents."""
     if not dataset.is_dir() or not cases_for(dataset)[1]:
-        raise ConfigError("--dataset", f"{dataset}: no SROIE key/*.json nor invoice2data "
-                          "*.json beside its *.pdf")
+        raise ConfigError("--dataset", f"{dataset}: no SROIE key/*.json, no generated set "
+                          "(inbox-ocr bench invoices) nor invoice2data *.json beside its *.pdf")
     engine = engine_factory_for(settings, workers=1)()
     corrector = make_corrector(settings if llm else replace(
         settings, llm=replace(settings.llm, enabled=False)))

@@ -16,6 +16,7 @@ def _labels(*specs: tuple[float, str]) -> list[tuple[float, re.Pattern[str]]]:
 _INVOICE_NUMBER = _labels(
     (1.0, r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#|id)|inv\.?\s*(?:no|#)\.?"
           r"|facture\s*(?:n\s?[°ºo]\.?|num[ée]ro)|n\s?[°º]\s*(?:de\s*)?facture|rechnungs?-?\s*(?:nummer|nr\.?)"
+          r"|num[ée]ro\s*de\s*(?:la\s*)?facture"
           r"|faktura\s*(?:vat\s*)?(?:nr\.?|numer)|numer\s*faktury|invois\s*no\.?"
           # Dutch, Spanish, Italian, Portuguese.
           r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|n[úu]mero\s*de\s*factura"
@@ -36,7 +37,7 @@ _INVOICE_DATE = _labels(
 )
 _DUE_DATE = _labels(
     (1.0, r"due\s*date|payment\s*due|pay\s*by|date\s*d'?\s*[ée]ch[ée]ance|[ée]ch[ée]ance"
-          r"|f[äa]llig(?:keitsdatum|\s*am)?|zahlbar\s*bis|zahlungsziel|termin\s*p[łl]atno[śs]ci"
+          r"|f[äa]llig(?:keitsdatum|\s*am)?|zahlbar\s*bis|zahlungsziel|termin\s*p[łlt]atno[śs]ci"
           r"|tarikh\s*(?:akhir|tamat)|date\s*limite\s*(?:de\s*)?(?:paiement|r[èe]glement)"
           r"|vervaldatum|vervaldag|uiterste\s*betaaldatum|fecha\s*(?:de\s*)?vencimiento"
           r"|vencimiento|data\s*(?:di\s*)?scadenza|scadenza|data\s*(?:de\s*)?vencimento"

@@ -86,6 +86,8 @@ _LABEL_WORDS = frozenset({
     "payable", "facture", "montant", "rechnung", "rechnungsnummer", "rechnungsdatum",
     "rechnungsbetrag", "gesamtbetrag", "nettobetrag", "zwischensumme", "endbetrag", "faktura",
     "razem", "jumlah", "tarikh", "tunai", "cukai", "invois",
+    # Polish: "faktury" must not become "faktura"; RapidOCR reads "ł" as "t" ("zaptaty").
+    "faktury", "zapłaty", "płatności", "wystawienia",
     # Dutch, Spanish, Italian, Portuguese: also keeps "fattura" from being "repaired" into the
     # Polish "faktura", one letter away.
     "factuur", "factuurnummer", "factuurdatum", "vervaldatum", "totaal", "subtotaal",

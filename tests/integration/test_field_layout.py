@@ -1,18 +1,22 @@
 """Layout-aware pairing (issue 18): labels in a header row over their values, read through the
-real engines. The words' boxes travel from the engine to the extractor and into the JSON."""
+real engines. The words' boxes travel from the engine to the extractor and into the JSON.
+Also the generated invoices of ``inbox-ocr bench invoices`` (every language and layout)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from inbox_ocr.bench.fields import Case, cases_for, score
+from inbox_ocr.bench.invoices import LANGUAGES, LAYOUTS, generate
 from inbox_ocr.config import OcrSettings, Settings
 from inbox_ocr.correct.corrector import PassThroughCorrector
-from inbox_ocr.document import engine_factory_for, read_document
-from inbox_ocr.fields import PageInput, extract_fields
+from inbox_ocr.document import engine_factory_for, field_inputs, read_document
+from inbox_ocr.fields import Fields, PageInput, extract_fields
 from inbox_ocr.intake.documents import make_document
 
 # (x, line) of each printed cell: labels in a header row, the values in the row below.
@@ -81,3 +85,42 @@ def test_boxes_pair_a_value_that_the_text_columns_do_not_line_up_with() -> None:
     assert found["invoice_number"]["value"] == "INV/2023/03/0008"  # type: ignore[index]
     assert found["invoice_date"]["value"] == "2023-03-20"  # type: ignore[index]
     assert found["due_date"]["value"] == "2023-04-04"  # type: ignore[index]
+
+
+def test_generated_invoices_cover_every_language_and_layout_deterministically(
+        tmp_path: Path) -> None:
+    first = generate(tmp_path / "a", 32, seed=5)
+    again = generate(tmp_path / "b", 32, seed=5)
+    truths = [json.loads(p.with_suffix(".json").read_text()) for p in first]
+    assert truths == [json.loads(p.with_suffix(".json").read_text()) for p in again]
+    assert {(t["language"], t["layout"]) for t in truths} == {
+        (lang, layout) for lang in LANGUAGES for layout in LAYOUTS}
+    assert {p.suffix for p in first} == {".png", ".pdf"}
+    kind, cases = cases_for(tmp_path / "a")
+    assert kind == "generated" and len(cases) == 32
+    assert set(cases[0].truth) == {"invoice_number", "invoice_date", "due_date", "total"}
+
+
+def test_the_fields_of_generated_invoices_are_read_in_each_layout(tmp_path: Path) -> None:
+    generate(tmp_path, 28, seed=5)
+    _kind, cases = cases_for(tmp_path)
+    # One of each layout, in four languages: de inline, en header-row, es two-column, fr table.
+    chosen = [cases[0], cases[9], cases[18], cases[27]]
+    assert [c.name.split(" ", 1)[1] for c in chosen] == [
+        "(de, inline)", "(en, header-row)", "(es, two-column)", "(fr, table)"]
+    settings = Settings()
+    ocr = engine_factory_for(settings, workers=1)()
+
+    def read(case: Case) -> Fields:
+        st = case.path.stat()
+        reading = read_document(make_document(case.path, st.st_size, st.st_mtime_ns, 0.0),
+                                settings, ocr, PassThroughCorrector(), with_fields=False)
+        return extract_fields(field_inputs(reading.pages), today=date(2026, 12, 1))
+
+    try:
+        tallies = score(chosen, read)
+    finally:
+        ocr.close()
+    for name, tally in tallies.items():
+        assert tally.valid_wrong == 0, (name, tally.misses)
+        assert tally.correct == 4, (name, tally.misses)
