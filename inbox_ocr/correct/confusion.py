@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 
 # digit -> letters it is mistaken for (in words), letter -> digit (in numbers).
@@ -56,14 +57,17 @@ def _strip(token: str) -> tuple[int, str]:
     return left, core
 
 
-def find_suspects(line: str) -> list[Suspect]:
-    """Tokens of ``line`` that look misread, with their confusion-class alternatives."""
+def find_suspects(line: str, known: Container[str] | None = None) -> list[Suspect]:
+    """Tokens of ``line`` that look misread, with their confusion-class alternatives.
+
+    ``known`` (a lexicon, ``inbox_ocr.correct.lexicon``): a digit may become a letter only
+    where the result is a known word (``Inv0ice`` -> ``Invoice``; ``PJU6A`` stays)."""
     suspects = []
     for match in _TOKEN.finditer(line):
         left, core = _strip(match.group())
         if not core or is_well_formed_value(core):
             continue
-        found = _word_alternatives(core) or _number_alternatives(core)
+        found = _word_alternatives(core, known) or _number_alternatives(core)
         if found:
             kind, alternatives = found
             start = match.start() + left
@@ -71,7 +75,8 @@ def find_suspects(line: str) -> list[Suspect]:
     return suspects
 
 
-def _word_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
+def _word_alternatives(core: str, known: Container[str] | None = None
+                       ) -> tuple[str, tuple[str, ...]] | None:
     """``Inv0ice`` -> ``Invoice``: a word of letters with one or two confusable digits.
 
     Identifiers (``INV-2024-0042``, ``A4``, ``R2D2``) do not qualify: separators, short
@@ -98,6 +103,10 @@ def _word_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
         for i, ch in zip(digits, choice, strict=True):
             chars[i] = ch
         alternatives.append("".join(chars))
+    if known is not None:
+        alternatives = [alt for alt in alternatives if alt in known]
+        if not alternatives:
+            return None  # no known word: a code (PJU6A), a name, or a word we cannot check
     return "word", tuple(alternatives[:MAX_CANDIDATES])
 
 

@@ -10,7 +10,7 @@ its candidates. The daemon itself talks to that process through
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Protocol
 
 from inbox_ocr.correct.confusion import find_suspects, replace
@@ -67,8 +67,10 @@ class ConfusionCorrector:
 
     def __init__(self, scorer: Scorer, margin: float, name: str,
                  time_limit: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 known: Container[str] | None = None) -> None:
         self._scorer = scorer
+        self._known = known
         self._margin = margin
         self.name = name
         self._time_limit = time_limit
@@ -76,7 +78,7 @@ class ConfusionCorrector:
 
     def correct_line(self, page: int, number: int, line: str) -> tuple[str, list[Correction]]:
         corrections: list[Correction] = []
-        suspects = find_suspects(line)
+        suspects = find_suspects(line, self._known)
         if not suspects:
             return line, corrections
         baseline = self._scorer.score(line)

@@ -59,7 +59,7 @@ HANG_GRACE_S = 10.0
 # -- the child ------------------------------------------------------------------------------
 
 def _child_main(settings: LlmSettings, model_path: str, time_limit: float | None,
-                conn: Connection) -> None:
+                languages: str, conn: Connection) -> None:
     """Entry point of the model process: load, self-test, then answer pages until EOF.
 
     Messages in: ``(page, text)``. Out: ``("ready", info)`` or ``("error", exc)`` once, then
@@ -68,6 +68,7 @@ def _child_main(settings: LlmSettings, model_path: str, time_limit: float | None
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from inbox_ocr.correct.lexicon import load_lexicon
     from inbox_ocr.correct.model import LlamaScorer
 
     scorer = LlamaScorer(settings)
@@ -87,7 +88,7 @@ def _child_main(settings: LlmSettings, model_path: str, time_limit: float | None
                        else StartupError(f"{type(exc).__name__}: {exc}")))
         return
     corrector = ConfusionCorrector(scorer, settings.margin, f"llm:{scorer.model_file}",
-                                   time_limit)
+                                   time_limit, known=load_lexicon(languages))
     try:
         while True:
             try:
@@ -123,8 +124,8 @@ class ModelProcess(PipedChild):
     """
 
     def __init__(self, settings: LlmSettings, model_path: Path, time_limit: float | None,
-                 start_timeout: float) -> None:
-        super().__init__(_child_main, (settings, str(model_path), time_limit),
+                 start_timeout: float, languages: str = "eng") -> None:
+        super().__init__(_child_main, (settings, str(model_path), time_limit, languages),
                          "inbox-ocr-model")
         try:
             message = self.receive(start_timeout)
@@ -229,8 +230,9 @@ class SupervisedCorrector:
     def __init__(self, settings: LlmSettings, *, time_limit: float | None = None,
                  hub: Hub | None = None, packaged_dir: Path | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, languages: str = "eng") -> None:
         self._settings = settings
+        self._languages = languages
         self._packaged_dir = packaged_dir
         self._time_limit = time_limit
         self._hub = hub
@@ -275,7 +277,7 @@ class SupervisedCorrector:
         assert self._path is not None
         try:
             process = ModelProcess(self._settings, self._path, self._time_limit,
-                                   self._settings.start_timeout_seconds)
+                                   self._settings.start_timeout_seconds, self._languages)
         except (StartupError, ModelCrashed) as exc:
             self._failed("start_failed", str(exc))
             raise
@@ -380,7 +382,10 @@ def make_corrector(settings: Settings | LlmSettings, time_limit: float | None = 
     llm = settings.llm if isinstance(settings, Settings) else settings
     if not llm.enabled:
         return PassThroughCorrector()
+    languages = "eng"
     if isinstance(settings, Settings):
         time_limit = settings.limits.llm_seconds_per_page
-    return SupervisedCorrector(llm, time_limit=time_limit, packaged_dir=packaged_dir)
+        languages = settings.ocr.languages  # the lexicon's languages
+    return SupervisedCorrector(llm, time_limit=time_limit, packaged_dir=packaged_dir,
+                               languages=languages)
 

@@ -17,6 +17,7 @@ from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.config import LlmSettings
 from inbox_ocr.correct.confusion import find_suspects
 from inbox_ocr.correct.corrector import ConfusionCorrector
+from inbox_ocr.correct.lexicon import load_lexicon
 from inbox_ocr.correct.model import choose_gguf, resolve_model
 from inbox_ocr.correct.process import SupervisedCorrector
 from inbox_ocr.errors import ConfigError
@@ -278,3 +279,18 @@ def test_an_instruction_tuned_model_loaded_by_path_corrects_and_keeps_numbers() 
     # Whatever this model prefers, it may only pick among the confusion candidates.
     assert all((c.before, c.after) in {("Inv0ice", "Invoice"), ("Tota1", "Total")}
                for c in result.corrections), result.corrections
+
+
+def test_a_digit_becomes_a_letter_only_in_a_known_word() -> None:
+    english = load_lexicon("eng")
+    assert "Invoice" in english and "pjuga" not in english
+    proposed = {s.token: s.alternatives for s in find_suspects(
+        "Inv0ice C0MPANY PJU6A JALAN 8ESTARI", english)}
+    assert proposed["Inv0ice"] == ("Invoice",)
+    assert proposed["C0MPANY"] == ("COMPANY",)
+    assert "PJU6A" not in proposed  # an address code: PJUGA is no word
+    # Without a lexicon the confusion classes alone decide (and PJU6A would be tried).
+    assert "PJU6A" in {s.token for s in find_suspects("PJU6A")}
+    # The document's languages (ocr.languages) add their word lists: "montant" is French.
+    assert "M0NTANT" not in {s.token for s in find_suspects("M0NTANT", english)}
+    assert "M0NTANT" in {s.token for s in find_suspects("M0NTANT", load_lexicon("eng+fra"))}
