@@ -65,6 +65,8 @@ def normalise(name: str, value: object) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
+    if not text:
+        return None  # SROIE's key files leave some fields empty: nothing to score
     if name in {"invoice_date", "due_date"}:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             return text

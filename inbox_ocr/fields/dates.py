@@ -62,6 +62,10 @@ def _year(text: str, today: date) -> int:
     return y if y <= today.year + 1 else y - 100
 
 
+# Two digits after a two-digit year "19"/"20", not followed by a digit or a time's colon.
+_SPLIT_YEAR = re.compile(r" (\d{2})(?![\d:.,])")
+
+
 def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReading]:
     """Every date printed in ``line``, in order. Numeric day/month order comes from
     ``day_first``; when that is None and both orders are possible, the reading has no value
@@ -95,8 +99,21 @@ def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReadi
                         value = date(year, b, a) if day_first else date(year, a, b)
             except ValueError:
                 continue  # 31/02/2024 and the like are not dates
-            taken.append((m.start(), m.end()))
-            found.append(DateReading(value, text, m.start(), m.end(), problem))
+            end = m.end()
+            split = _SPLIT_YEAR.match(line, end)
+            if (value is not None and kind == "num" and len(m[4]) == 2
+                    and m[4] in ("19", "20") and split is not None):
+                # "25/12/20 18": OCR put a space inside the year; "25/12/20 18:30" is a time.
+                year = int(m[4] + split[1])
+                try:
+                    value = value.replace(year=year)
+                except ValueError:
+                    continue
+                end, text = split.end(), line[m.start():split.end()]
+                problem = (f"split-year: read '{text}' with the year {year}; the space inside "
+                           "it may hide a misread")
+            taken.append((m.start(), end))
+            found.append(DateReading(value, text, m.start(), end, problem))
     return sorted(found, key=lambda d: d.start)
 
 

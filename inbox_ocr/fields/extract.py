@@ -147,11 +147,13 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
         if reading.value is None:
             put(name, hit, reading.text, reading.problem)
             continue
-        problem = None
+        problem = reading.problem  # e.g. split-year: the value is read, but not sure
         earliest = date(today.year - PLAUSIBLE_YEARS_BACK, 1, 1)
         latest = date(today.year + years_ahead, today.month, min(today.day, 28))
         values = {r.value for _h, r in best if r.value is not None}
-        if not earliest <= reading.value <= latest:
+        if problem is not None:
+            pass
+        elif not earliest <= reading.value <= latest:
             problem = (f"implausible-date: {reading.value.isoformat()} is outside "
                        f"{earliest.isoformat()}..{latest.isoformat()}")
         elif top >= 0.8 and len(values) > 1:
@@ -236,6 +238,7 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put) -> None:
 
 
 _Amount = tuple[_Hit, Decimal | None, str | None]
+MAX_ROUNDING = Decimal("0.50")
 
 # An amount printed with a currency code or sign next to it: "EUR 34,73", "56,02 €".
 _MONEY_RE = re.compile(
@@ -276,6 +279,10 @@ def _after_rounding(lines: Sequence[_Line], locale: Locale, total: _Amount, valu
     hit = total[0]
     for r_line, r_value in rounding:
         if r_line.page != hit.line.page or not 0 < r_line.number - hit.line.number <= 3:
+            continue
+        if abs(r_value) >= MAX_ROUNDING:
+            # Not an adjustment of a few cents: a "rounded" line printing the whole amount
+            # ("Total Amt Rounded 104.00"; then 104.00 - 104.00 would make 0.00 the total).
             continue
         after = [(h, v) for h, v, _p in totals if v is not None and h.line.page == r_line.page
                  and 0 < h.line.number - r_line.number <= 2]

@@ -51,7 +51,8 @@ _OTHER_DATE = re.compile(
     r"vencim|entrega|scadenz|consegna|vencimento", re.IGNORECASE)
 
 _TOTAL = _labels(
-    (1.1, r"total\s*after\s*(?:adj|round)\w*|total\s*rounded|rounded\s*total|grand\s*total"
+    (1.1, r"total\s*after\s*(?:adj|round)\w*|total\s*(?:amt\.?|amount)?\s*rounded"
+          r"|rounded\s*total|grand\s*total"
           r"|(?:total\s*)?(?:amount|amt)\s*due|balance\s*due|total\s*due|total\s*to\s*pay"
           r"|amount\s*payable|total\s*payable|net+\s*total|total\s*ttc|montant\s*ttc"
           r"|net\s*[àa]\s*payer|total\s*[àa]\s*payer|gesamtbetrag|rechnungsbetrag|endbetrag"
@@ -67,11 +68,13 @@ _TOTAL = _labels(
 )
 # Lines that hold another total (quantity, tax, before tax...): only for the plain labels.
 _NOT_TOTAL = re.compile(
-    r"sub|qty|quantity|items?\b|pieces|pcs|excl|exclud|before\s*tax|\bht\b|tax\b|gst\b|vat\b"
+    r"sub|qty|quantity|items?\b|pieces|pcs|ex[co][l1]|exclud|before\s*tax|\bht\b|tax\b|gst\b|vat\b"
     r"|tva\b|mwst|discount|saving|rabatt|remise|net\s*amount|netto|count|summary|\bno\b|paid|kecil"
-    r"|btw\b|iva\b|excl|imponib|korting|descuento|sconto",
+    r"|btw\b|iva\b|excl|imponib|korting|descuento|sconto|suppl",
     re.IGNORECASE)
-_NOT_STRONG_TOTAL = re.compile(r"sub|excl|exclud|before\s*tax|\bht\b", re.IGNORECASE)
+# "Exol" is how OCR reads "Excl"; "Total 0% supplies" is a part of the subtotal (GST receipts).
+_NOT_STRONG_TOTAL = re.compile(r"sub|ex[co][l1]|exclud|before\s*tax|\bht\b|suppl",
+                               re.IGNORECASE)
 _SUBTOTAL = _labels(
     (1.0, r"sub\s*-?\s*total|total\s*\(?\s*excl\w*|total\s*sales\s*\(?\s*excl\w*|total\s*ht"
           r"|montant\s*ht|total\s*net|net\s*amount|amount\s*excl\w*|total\s*before\s*tax"

@@ -547,3 +547,24 @@ def test_an_unlabelled_date_beside_another_date_is_flagged_not_valid() -> None:
     # A label settles it.
     labelled = fields_of("Date: 25/03/2024\nShipped 27/03/2024").get("invoice_date")
     assert labelled is not None and labelled.valid and labelled.value == "2024-03-25"
+
+
+def test_a_year_split_by_ocr_is_read_whole_but_flagged() -> None:
+    found = fields_of("Doc No CS0003 1663    Date  25/12/20 18\nTOTAL 80.90").get("invoice_date")
+    assert found is not None and found.value == "2018-12-25" and not found.valid
+    assert found.reason is not None and found.reason.startswith("split-year:")
+    timed = fields_of("Date  25/12/20 18:30\nTOTAL 80.90").get("invoice_date")
+    assert timed is not None and timed.value == "2020-12-25"  # 18:30 is a time
+
+
+def test_receipt_totals_seen_through_ocr_damage_on_sroie_train() -> None:
+    # SROIE train 250: "Excl" read "Exol", and a "rounded" line printing the whole amount.
+    gl = fields_of("Subtotal:        104.00\nTotal Exol. or GST        98.11\n"
+                   "Total lncl. of GST        104.00\nTotai Amt Rounded        104.00\n"
+                   "Payment :        104.00\nChange Due :        0.00").get("total")
+    assert gl is not None and gl.value == "104.00"
+    # SROIE train 353: "Total 0% supplies" lines are parts of the subtotal, not the total.
+    gardenia = fields_of("Total 0% supplies:    -9.62\nTotal 6% supplies (excl. GST):    14.64\n"
+                         "GST:     0.88\nTotal 6% supplies (Inc. GST):    15.52\n"
+                         "Total 0% suppl te.    -9.62\nTotal Payak te:    5.90").get("total")
+    assert gardenia is not None and gardenia.value == "5.90"
