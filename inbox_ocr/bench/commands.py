@@ -23,18 +23,20 @@ import random
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
-from inbox_ocr.bench.scoring import FIELDS, Totals, Truth, read_sroie, score_page
+from inbox_ocr.bench.scoring import FIELDS, Totals, Truth, read_sroie, score_page, words
 from inbox_ocr.config import LlmSettings, Settings, load_settings
 from inbox_ocr.correct.confusion import is_well_formed_value
 from inbox_ocr.correct.corrector import Corrector, PassThroughCorrector
 from inbox_ocr.correct.process import SupervisedCorrector, make_corrector
 from inbox_ocr.document import engine_factory_for, read_document
 from inbox_ocr.intake.documents import make_document
+from inbox_ocr.records import PageText
 
 # Letter -> digit in words, digit -> letter in numbers: what OCR engines do.
 WORD_NOISE = {"o": "0", "O": "0", "l": "1", "I": "1", "s": "5", "S": "5", "B": "8", "Z": "2"}
@@ -145,6 +147,8 @@ class QualityRow:
     raw: Totals
     corrected: Totals | None = None
     corrections: int = 0
+    # correction reason -> {"fixed", "broken", "numeric broken", "neither"} -> count
+    classes: dict[str, Counter[str]] = field(default_factory=dict)
     correct_seconds: float = 0.0
     truncated: int = 0  # pages the engine cut short (Aspose evaluation mode)
 
@@ -182,6 +186,21 @@ def bench_quality(dataset: Path, specs: list[str], limit: int | None, config: Pa
         shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
+def tally_classes(classes: dict[str, Counter[str]], truth: Truth,
+                  pages: list[PageText]) -> None:
+    """Count each correction against the receipt's true words: "fixed" (the new token is a
+    true word, the old one was not), "broken" (the reverse; "numeric broken" when the old
+    token had a digit), or "neither"."""
+    want = words(" ".join(truth.lines))
+    for page in pages:
+        for c in page.corrections:
+            before, after = c.before.lower() in want, c.after.lower() in want
+            outcome = ("fixed" if after and not before else
+                       ("numeric broken" if any(ch.isdigit() for ch in c.before) else "broken")
+                       if before and not after else "neither")
+            classes.setdefault(c.reason, Counter())[outcome] += 1
+
+
 def _bench_quality(dataset: Path, specs: list[str], config: Path | None, corrector: bool,
                    upright: list[tuple[Path, Truth]],
                    sets: list[tuple[int, list[tuple[Path, Truth]]]]) -> str:
@@ -211,6 +230,7 @@ def _bench_quality(dataset: Path, specs: list[str], config: Path | None, correct
                     if row.corrected is not None:
                         row.correct_seconds += correct_s
                         row.corrections += sum(len(p.corrections) for p in pages)
+                        tally_classes(row.classes, truth, pages)
                         row.corrected.add(score_page(truth, "\f".join(p.text for p in pages)))
             finally:
                 engine.close()
@@ -245,4 +265,10 @@ def format_quality(dataset: Path, pages: int, rows: list[QualityRow], model: str
             out.append(f"| {row.spec} | {row.raw.f1:.4f} | {row.corrected.f1:.4f} | "
                        f"{delta:+.4f} | {row.corrections} | "
                        f"{row.correct_seconds / max(1, row.raw.pages):.2f} |")
+        out += ["", "| engine, settings | correction class | fixed | broken | numeric broken "
+                "| neither |", "| --- | --- | --- | --- | --- | --- |"]
+        for row in rows:
+            for reason, counts in sorted(row.classes.items()):
+                out.append(f"| {row.spec} | {reason} | {counts['fixed']} | {counts['broken']} "
+                           f"| {counts['numeric broken']} | {counts['neither']} |")
     return "\n".join(out)

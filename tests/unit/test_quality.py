@@ -139,3 +139,21 @@ def test_bench_quality_rejects_an_unknown_setting(capsys: pytest.CaptureFixture[
     code = main(["bench", "quality", "--dataset", str(tmp_path), "--engine", "tesseract,colour=1"])
     assert code == 2
     assert "INBOX_OCR_OCR_COLOUR" in capsys.readouterr().err
+
+
+def test_corrections_are_counted_fixed_broken_or_neither_against_the_truth() -> None:
+    from collections import Counter
+
+    from inbox_ocr.bench.commands import tally_classes
+    from inbox_ocr.bench.scoring import Truth
+    from inbox_ocr.records import Correction, Document, PageText
+
+    doc = Document("id", Path("r.png"), "0" * 64, 1, 0, 0.0)
+    fixes = (Correction(1, 1, "Inv0ice", "Invoice", 3.0, "ocr-confusion:word"),
+             Correction(1, 2, "10.00", "1O.00", 3.0, "ocr-confusion:number"),
+             Correction(1, 3, "B0ARD", "BOARD", 3.0, "ocr-confusion:word"))
+    page = PageText(doc, 1, 1, 1, 300, "", "", (), {}, fixes)
+    classes: dict[str, Counter[str]] = {}
+    tally_classes(classes, Truth("r", ("Invoice 10.00", "CARD")), [page])
+    assert classes == {"ocr-confusion:word": Counter(fixed=1, neither=1),
+                       "ocr-confusion:number": Counter({"numeric broken": 1})}
