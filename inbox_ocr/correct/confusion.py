@@ -40,7 +40,8 @@ class Suspect:
     end: int
     token: str
     alternatives: tuple[str, ...]
-    kind: str  # "word" (digits inside a word) or "number" (letters inside a number)
+    kind: str  # "word" (digits inside a word), "number" (letters inside a number) or
+    # "multi-char" (a letter group read for another: rn/m, cl/d, vv/w)
 
 
 def is_well_formed_value(core: str) -> bool:
@@ -67,7 +68,8 @@ def find_suspects(line: str, known: Container[str] | None = None) -> list[Suspec
         left, core = _strip(match.group())
         if not core or is_well_formed_value(core):
             continue
-        found = _word_alternatives(core, known) or _number_alternatives(core)
+        found = (_word_alternatives(core, known) or _number_alternatives(core)
+                 or _multi_alternatives(core, known))
         if found:
             kind, alternatives = found
             start = match.start() + left
@@ -108,6 +110,42 @@ def _word_alternatives(core: str, known: Container[str] | None = None
         if not alternatives:
             return None  # no known word: a code (PJU6A), a name, or a word we cannot check
     return "word", tuple(alternatives[:MAX_CANDIDATES])
+
+
+# Letter groups OCR engines read for one another (``TARNAN`` for ``TAMAN``, ``dient`` for
+# ``client``, ``vvork`` for ``work``), both ways.
+MULTI_CHAR = (("rn", "m"), ("cl", "d"), ("vv", "w"))
+
+
+def _multi_alternatives(core: str, known: Container[str] | None
+                        ) -> tuple[str, tuple[str, ...]] | None:
+    """``dient`` -> ``client``: a word of letters that is no known word, one of whose letter
+    groups read the other way is one. Only with a lexicon: without one every word with an
+    ``m`` would be a suspect."""
+    if known is None or len(core) < 4 or not core.isalpha() or core in known:
+        return None
+    lowered = core.lower()
+    alternatives = []
+    for a, b in MULTI_CHAR:
+        for old, new in ((a, b), (b, a)):
+            start = lowered.find(old)
+            while start != -1:
+                alt = lowered[:start] + new + lowered[start + len(old):]
+                if alt in known:
+                    alternatives.append(_cased(alt, core))
+                start = lowered.find(old, start + 1)
+    if not alternatives:
+        return None
+    return "multi-char", tuple(dict.fromkeys(alternatives))[:MAX_CANDIDATES]
+
+
+def _cased(alt: str, like: str) -> str:
+    """``alt`` in the case pattern of ``like``: all caps, capitalised or lower case."""
+    if like.isupper():
+        return alt.upper()
+    if like[:1].isupper():
+        return alt[:1].upper() + alt[1:]
+    return alt
 
 
 def _number_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:

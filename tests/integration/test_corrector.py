@@ -294,3 +294,12 @@ def test_a_digit_becomes_a_letter_only_in_a_known_word() -> None:
     # The document's languages (ocr.languages) add their word lists: "montant" is French.
     assert "M0NTANT" not in {s.token for s in find_suspects("M0NTANT", english)}
     assert "M0NTANT" in {s.token for s in find_suspects("M0NTANT", load_lexicon("eng+fra"))}
+
+
+def test_letter_groups_read_for_another_are_tried_only_with_a_lexicon() -> None:
+    english = load_lexicon("eng")
+    proposed = {s.token: (s.alternatives, s.kind)
+                for s in find_suspects("dient vvork CORNER Modern TARNAN", english)}
+    assert proposed == {"dient": (("client",), "multi-char"),
+                        "vvork": (("work",), "multi-char")}
+    assert find_suspects("dient vvork") == []  # without a lexicon every "m" would be suspect
