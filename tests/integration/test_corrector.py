@@ -303,3 +303,11 @@ def test_letter_groups_read_for_another_are_tried_only_with_a_lexicon() -> None:
     assert proposed == {"dient": (("client",), "multi-char"),
                         "vvork": (("work",), "multi-char")}
     assert find_suspects("dient vvork") == []  # without a lexicon every "m" would be suspect
+
+
+def test_codes_and_abbreviations_found_broken_on_sroie_dev_stay_as_read() -> None:
+    english = load_lexicon("eng")
+    # 151: an item code that a letter->digit fix made "date-shaped"; 311, 381: "cl" -> "d".
+    assert find_suspects("SB/01-3  Total After Adj Incl GST  (encl GS T)", english) == []
+    assert [s.alternatives for s in find_suspects("Date: O7/11/2024 Arnount", english)] == [
+        ("07/11/2024",), ("Amount",)]
