@@ -16,7 +16,14 @@ from inbox_ocr.fields.numbers import _NUMBER_RE, AmbiguousNumber, parse_amount
 _ID_TOKEN = re.compile(r"[#:.\s]*([A-Za-z0-9][A-Za-z0-9_\-/.]*[A-Za-z0-9]|[0-9])")
 
 
+# A Portuguese series number: the series code, a space, the year and number (FT 2024/77).
+_SERIES_ID = re.compile(r"[#:.\s]*([A-Z]{1,4} [A-Z0-9]{0,4}/?\d{1,6}/\d{1,8})(?![\w/])")
+
+
 def _first_id(text: str, offset: int) -> tuple[str, int, int] | None:
+    series = _SERIES_ID.match(text)
+    if series is not None:
+        return series.group(1), offset + series.start(1), offset + series.end(1)
     m = _ID_TOKEN.match(text)
     if m is None:
         return None

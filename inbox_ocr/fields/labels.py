@@ -22,7 +22,8 @@ _INVOICE_NUMBER = _labels(
           r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|n[úu]mero\s*de\s*factura"
           r"|factura\s*(?:n\s?[°ºo]\.?|n[úu]m\.?|nr\.?)|n\s?[°º]\s*(?:de\s*)?factura"
           r"|numero\s*(?:di\s*)?fattura|fattura\s*(?:n\.?|nr\.?|numero|n\s?[°º])"
-          r"|n[úu]mero\s*da\s*fatura|fatura\s*(?:n\.?\s?[°ºo]?|n[úu]mero)"),
+          r"|n[úu]mero\s*da\s*fatura|fatura\s*(?:n\.?\s?[°ºo]?|n[úu]mero)"
+          r"|fatura(?=\s+[A-Z]{1,4}\s\d{4}/)"),
     (0.9, r"(?:receipt|bill|document|doc|belegs?|rachunek|resit)\s*(?:no\.?|number|nr\.?|#|num[ée]ro)"
           r"|tax\s*invoice\s*(?:no\.?|#)|no\.?\s*(?:invois|resit|bil)"),
     (0.6, r"booking\s*id|invoice(?=\s*:)|facture(?=\s*:)|rechnung(?=\s*:)|faktura(?=\s+\S*\d)"

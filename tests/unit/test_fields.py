@@ -568,3 +568,9 @@ def test_receipt_totals_seen_through_ocr_damage_on_sroie_train() -> None:
                          "GST:     0.88\nTotal 6% supplies (Inc. GST):    15.52\n"
                          "Total 0% suppl te.    -9.62\nTotal Payak te:    5.90").get("total")
     assert gardenia is not None and gardenia.value == "5.90"
+
+
+def test_a_portuguese_series_number_is_read_whole() -> None:
+    for text in ("Fatura n.º FT 2024/77\nTotal 12,30 €", "Número da fatura: FT 2024/77"):
+        found = fields_of(text).get("invoice_number")
+        assert found is not None and found.value == "FT 2024/77", text
