@@ -23,7 +23,7 @@ from PIL import Image
 from inbox_ocr.config import Settings
 from inbox_ocr.correct.corrector import Corrector
 from inbox_ocr.fields import FIELD_NAMES, PageInput, extract_fields
-from inbox_ocr.ocr.api import OcrEngine, OcrResult
+from inbox_ocr.ocr.api import OcrEngine, OcrResult, mean_confidence
 from inbox_ocr.ocr.registry import engine_factory
 from inbox_ocr.ops import audit
 from inbox_ocr.records import Document, PageText
@@ -69,9 +69,8 @@ def page_text(document: Document, number: int, size: tuple[int, int], dpi: int,
     warnings: tuple[str, ...] = () if result.text.strip() else (
         f"page {number}: no_text: the OCR engine read no text on this page (blank, a picture, "
         "or print it cannot read)",)
-    confidences = [w.confidence for w in result.words if w.confidence is not None]
-    if confidences and sum(confidences) / len(confidences) < LOW_CONFIDENCE:
-        mean = sum(confidences) / len(confidences)
+    mean = mean_confidence(result.words)
+    if mean is not None and mean < LOW_CONFIDENCE:
         warnings += (f"page {number}: low_ocr_confidence: mean word confidence {mean:.0f} "
                      f"(below {LOW_CONFIDENCE:.0f}): the page may be rotated, faint or not "
                      "text; check its reading",)

@@ -147,12 +147,12 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
         if reading.value is None:
             put(name, hit, reading.text, reading.problem)
             continue
-        problem = reading.problem  # e.g. split-year: the value is read, but not sure
+        problem = None
         earliest = date(today.year - PLAUSIBLE_YEARS_BACK, 1, 1)
         latest = date(today.year + years_ahead, today.month, min(today.day, 28))
         values = {r.value for _h, r in best if r.value is not None}
-        if problem is not None:
-            pass
+        if reading.problem is not None:
+            problem = reading.problem  # e.g. split-year: the value is read, but not sure
         elif not earliest <= reading.value <= latest:
             problem = (f"implausible-date: {reading.value.isoformat()} is outside "
                        f"{earliest.isoformat()}..{latest.isoformat()}")

@@ -167,8 +167,9 @@ def _heading_cell(line: _Line, m: re.Match[str]) -> str | None:
     if not line.boxes:
         return None
     text = line.view or line.text
-    starts = [0, *(g.end() for g in _CELL_GAP.finditer(text))]
-    ends = [*(g.start() for g in _CELL_GAP.finditer(text)), len(text)]
+    gaps = list(_CELL_GAP.finditer(text))
+    starts = [0, *(g.end() for g in gaps)]
+    ends = [*(g.start() for g in gaps), len(text)]
     for start, end in zip(starts, ends, strict=True):
         if start <= m.start() < end:
             if len(starts) > 1 and _heads_column(text[m.end():end]):

@@ -18,11 +18,15 @@ class _Line:
     view: str = ""  # ``text`` with OCR-damaged label words repaired, same length (labels only)
     boxes: tuple[Box | None, ...] = ()  # one per whitespace token, or () when unknown
 
+    def boxed_tokens(self) -> list[tuple[re.Match[str], Box]]:
+        """The whitespace tokens of ``text`` whose box is known, with their boxes."""
+        return [(token, box) for token, box in zip(re.finditer(r"\S+", self.text), self.boxes,
+                                                   strict=False) if box is not None]
+
     def span_box(self, start: int, end: int) -> tuple[int, int] | None:
         """The horizontal extent (x0, x1) of the tokens overlapping text[start:end]."""
-        xs = [box for box, token in zip(self.boxes, re.finditer(r"\S+", self.text),
-                                        strict=False)
-              if box is not None and token.start() < end and token.end() > start]
+        xs = [box for token, box in self.boxed_tokens()
+              if token.start() < end and token.end() > start]
         if not xs:
             return None
         return min(b[0] for b in xs), max(b[2] for b in xs)
@@ -72,9 +76,8 @@ def column_below(lines: Sequence[_Line], line: _Line, start: int, end: int,
     for below in lines:
         if below.page != line.page or not 0 < below.number - line.number <= depth:
             continue
-        tokens = [(token, box) for token, box in zip(re.finditer(r"\S+", below.text),
-                                                     below.boxes, strict=False)
-                  if box is not None and box[0] < x1 and box[2] > x0]
+        tokens = [(token, box) for token, box in below.boxed_tokens()
+                  if box[0] < x1 and box[2] > x0]
         if tokens:
             return below, tokens[0][0].start(), tokens[-1][0].end()
     return None

@@ -7,6 +7,7 @@ by ``inbox_ocr.ocr.registry.engine_factory`` and run by the pools of ``inbox_ocr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,6 +50,12 @@ class OcrEngine(Protocol):
     def recognize(self, image: Image.Image) -> OcrResult: ...
 
     def close(self) -> None: ...
+
+
+def mean_confidence(words: Sequence[Word]) -> float | None:
+    """The mean confidence (0-100) of the words that have one; None when none has."""
+    scores = [w.confidence for w in words if w.confidence is not None]
+    return sum(scores) / len(scores) if scores else None
 
 
 def tidy(text: str) -> str:

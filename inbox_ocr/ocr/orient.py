@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from PIL import Image
 
+from inbox_ocr.ocr.api import mean_confidence
 from inbox_ocr.records import Word
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
@@ -72,18 +73,14 @@ def turn(sideways: bool, verdicts: Sequence[tuple[str, float]]) -> int:
 
 
 #: Tesseract: a page read with a mean word confidence (0-100) below this is tried turned.
-#: Measured: pages scanned at 90/180/270 degrees read at 39-41, upright ones at 88-99.
+#: Measured: pages scanned at 90/180/270 degrees read at 39-41 (issue 17); upright receipts
+#: at 88-99 with the default engine (Tesseract's own upright figures were not measured).
 RETRY_CONFIDENCE = 70.0
 #: Tesseract's OSD ``orient_conf`` from which its proposed turn is the only one tried; below,
 #: all three are (its verdicts on receipts were wrong at 0.5-1.0, right at 6-8 on invoices).
 OSD_SURE = 2.0
 #: How much higher (points of mean confidence) a turned reading must be to be kept.
 MARGIN = 15.0
-
-
-def mean_confidence(words: Sequence[Word]) -> float | None:
-    scores = [w.confidence for w in words if w.confidence is not None]
-    return sum(scores) / len(scores) if scores else None
 
 
 def worth_turning(words: Sequence[Word]) -> bool:
