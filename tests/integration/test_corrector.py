@@ -23,7 +23,7 @@ from inbox_ocr.correct.process import SupervisedCorrector
 from inbox_ocr.errors import ConfigError
 from inbox_ocr.ops import audit
 from inbox_ocr.records import Outcome, PageCorrection
-from tests.support.harness import Harness, run
+from tests.support.harness import first_outcome
 from tests.support.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -219,14 +219,7 @@ def test_daemon_records_corrections_in_the_outbox(workspace: Workspace) -> None:
     # Tesseract reads the printed "Tota1" as it is; the corrector must fix it, nothing else.
     write_sample(workspace.inbox / "receipt.png", [["Tota1 due 5.00", "CASH 25.50"]])
 
-    async def main() -> None:
-        daemon = Harness(workspace.config)
-        await daemon.start()
-        _document, outcome = await daemon.next()
-        assert outcome is Outcome.PROCESSED
-        await daemon.stop()
-
-    run(main)
+    assert first_outcome(workspace.config) is Outcome.PROCESSED
     result = json.loads((workspace.outbox / "receipt.json").read_text())
     assert result["corrector"] == "llm:gemma-3-270m-q4_k_m.gguf"
     page = result["pages"][0]

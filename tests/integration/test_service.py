@@ -13,7 +13,7 @@ from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.errors import ExitCode
 from inbox_ocr.ops import audit
 from inbox_ocr.records import Outcome
-from tests.support.harness import Harness, run
+from tests.support.harness import Harness, first_outcome, run
 from tests.support.workspace import Workspace
 
 INVOICE = ["Invoice No: INV-1001", "Total: 99.50"]
@@ -68,14 +68,7 @@ def test_three_page_pdf_and_file_present_before_start(workspace: Workspace) -> N
     pages = [["Page one INV-7"], ["Page two of three"], ["Page three Total 12.00"]]
     write_sample(workspace.inbox / "statement.pdf", pages)
 
-    async def main() -> None:
-        daemon = Harness(workspace.config)
-        await daemon.start()
-        _document, outcome = await daemon.next()
-        assert outcome is Outcome.PROCESSED
-        await daemon.stop()
-
-    run(main)
+    assert first_outcome(workspace.config) is Outcome.PROCESSED
     text, result = results(workspace, "statement")
     assert text.count("\f") == 2
     assert [p.split()[:2] for p in text.split("\f")] == [["Page", "one"], ["Page", "two"],

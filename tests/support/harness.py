@@ -55,6 +55,18 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())  # type: ignore[arg-type]
 
 
+def first_outcome(config: Path) -> Outcome:
+    """Start the daemon, wait for the outcome of the first document, stop it."""
+    async def main() -> Outcome:
+        daemon = Harness(config)
+        await daemon.start()
+        _document, outcome = await daemon.next()
+        await daemon.stop()
+        return outcome
+
+    return run(main)
+
+
 class AuditEvents:
     """Audit events as they happen (an audit observer), awaitable from the event loop."""
 
