@@ -80,7 +80,7 @@ def page_text(document: Document, number: int, size: tuple[int, int], dpi: int,
     return PageText(document, number, width, height, dpi, result.text, result.text,
                     result.words, timings, warnings=warnings,
                     evaluation_truncated=result.evaluation_truncated, engine=result.engine,
-                    turned=result.turned)
+                    turned=result.turned, second_reading=result.second_reading)
 
 
 def correct(corrector: Corrector, page: PageText,
@@ -88,7 +88,7 @@ def correct(corrector: Corrector, page: PageText,
     """Step 3: the page after correction. Never raises: a corrector that could not do its
     work leaves the raw text, and a warning on the page (``PageCorrection.status``)."""
     t0 = clock()
-    result = corrector.correct(page.number, page.raw_text)
+    result = corrector.correct(page.number, page.raw_text, page.second_reading)
     timings = {**page.timings, "correct": clock() - t0}
     warnings = page.warnings
     if result.warning is not None:

@@ -47,6 +47,20 @@ class Word:
 
 
 @dataclass(frozen=True)
+class LineReading:
+    """A second engine's reading of one line of a page's raw text, for the correction stage.
+
+    words: the second engine's words of the line, left to right; confidences: each one's
+    confidence (0-100), None where the engine gives none; own: the confidence of each word
+    of the raw line as the first engine read it (same order as ``line.split()``).
+    """
+
+    words: tuple[str, ...]
+    confidences: tuple[float | None, ...]
+    own: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
 class Correction:
     """One change the corrector made: where, what, and why."""
 
@@ -82,6 +96,9 @@ class PageText:
     was read as scanned.
     evaluation_truncated: the engine ran unlicensed (Aspose evaluation mode) and read only
     the start of the page.
+    second_reading: another engine's reading of each line of ``raw_text`` (RapidOCR's lines
+    as Tesseract re-read them), which the corrector weighs; empty when there is none. Not
+    written to the outbox: every word taken from it is a correction.
     """
 
     document: Document
@@ -100,6 +117,7 @@ class PageText:
     correction: str = "pending"
     engine: str = ""
     turned: int = 0
+    second_reading: tuple[LineReading, ...] = field(default=(), repr=False)
 
 
 #: ``PageCorrection.status`` values that mean the page kept (some of) its raw text because the

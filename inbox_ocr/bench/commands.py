@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -36,7 +37,7 @@ from inbox_ocr.correct.corrector import Corrector, PassThroughCorrector
 from inbox_ocr.correct.process import SupervisedCorrector, make_corrector
 from inbox_ocr.document import engine_factory_for, read_document
 from inbox_ocr.intake.documents import make_document
-from inbox_ocr.records import PageText
+from inbox_ocr.records import Correction, PageText
 
 # Letter -> digit in words, digit -> letter in numbers: what OCR engines do.
 WORD_NOISE = {"o": "0", "O": "0", "l": "1", "I": "1", "s": "5", "S": "5", "B": "8", "Z": "2"}
@@ -146,6 +147,7 @@ class QualityRow:
     spec: str
     raw: Totals
     corrected: Totals | None = None
+    fused: Totals | None = None  # the raw text with only the second-reading corrections
     corrections: int = 0
     # correction reason -> {"fixed", "broken", "numeric broken", "neither"} -> count
     classes: dict[str, Counter[str]] = field(default_factory=dict)
@@ -201,6 +203,23 @@ def tally_classes(classes: dict[str, Counter[str]], truth: Truth,
             classes.setdefault(c.reason, Counter())[outcome] += 1
 
 
+SECOND_READING = "second-reading"
+
+
+def replayed(raw: str, corrections: tuple[Correction, ...], reason: str) -> str:
+    """``raw`` with only the corrections of ``reason`` made again, each at the first place
+    its line still holds the word it replaced (what the text would be with that class
+    alone)."""
+    lines = raw.split("\n")
+    for c in corrections:
+        if c.reason == reason and 0 < c.line <= len(lines):
+            line = lines[c.line - 1]
+            found = re.search(rf"(?<![^\W_]){re.escape(c.before)}(?![^\W_])", line)
+            if found:
+                lines[c.line - 1] = line[:found.start()] + c.after + line[found.end():]
+    return "\n".join(lines)
+
+
 def _bench_quality(dataset: Path, specs: list[str], config: Path | None, corrector: bool,
                    upright: list[tuple[Path, Truth]],
                    sets: list[tuple[int, list[tuple[Path, Truth]]]]) -> str:
@@ -215,7 +234,8 @@ def _bench_quality(dataset: Path, specs: list[str], config: Path | None, correct
             settings: Settings = load_settings(config, setting_environ(spec), check_paths=False)
             engine = engine_factory_for(settings, workers=1)()
             label = f"{spec}, pages turned {degrees}" if degrees else spec
-            row = QualityRow(label, Totals(), Totals() if corrector else None)
+            row = QualityRow(label, Totals(), Totals() if corrector else None,
+                             Totals() if corrector else None)
             try:
                 for image, truth in truths:
                     t0 = time.perf_counter()
@@ -232,6 +252,9 @@ def _bench_quality(dataset: Path, specs: list[str], config: Path | None, correct
                         row.corrections += sum(len(p.corrections) for p in pages)
                         tally_classes(row.classes, truth, pages)
                         row.corrected.add(score_page(truth, "\f".join(p.text for p in pages)))
+                        assert row.fused is not None
+                        row.fused.add(score_page(truth, "\f".join(
+                            replayed(p.raw_text, p.corrections, SECOND_READING) for p in pages)))
             finally:
                 engine.close()
             rows.append(row)
@@ -254,16 +277,21 @@ def format_quality(dataset: Path, pages: int, rows: list[QualityRow], model: str
         out.append(f"| {row.spec} | {t.precision:.3f} | {t.recall:.3f} | {t.f1:.3f} | "
                    f"{t.cer:.3f} | {fields} | {t.seconds_per_page:.2f} | {row.truncated} |")
     if model is not None:
-        out += ["", f"Corrector {model}: raw vs corrected text of the same OCR output", "",
-                "| engine, settings | raw word F1 | corrected word F1 | change | corrections | "
+        out += ["", f"Corrector {model}: raw vs corrected text of the same OCR output "
+                "(fused: the raw text with only the words the model took from the second "
+                "reading)", "",
+                "| engine, settings | raw word F1 | fused word F1 | corrected word F1 | change "
+                "| raw line CER | corrected line CER | corrections | OCR s/page | "
                 "corrector s/page |",
-                "| --- | --- | --- | --- | --- | --- |"]
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for row in rows:
-            if row.corrected is None:
+            if row.corrected is None or row.fused is None:
                 continue
             delta = row.corrected.f1 - row.raw.f1
-            out.append(f"| {row.spec} | {row.raw.f1:.4f} | {row.corrected.f1:.4f} | "
-                       f"{delta:+.4f} | {row.corrections} | "
+            out.append(f"| {row.spec} | {row.raw.f1:.4f} | {row.fused.f1:.4f} | "
+                       f"{row.corrected.f1:.4f} | {delta:+.4f} | {row.raw.cer:.4f} | "
+                       f"{row.corrected.cer:.4f} | {row.corrections} | "
+                       f"{row.raw.seconds_per_page:.2f} | "
                        f"{row.correct_seconds / max(1, row.raw.pages):.2f} |")
         out += ["", "| engine, settings | correction class | fixed | broken | numeric broken "
                 "| neither |", "| --- | --- | --- | --- | --- | --- |"]

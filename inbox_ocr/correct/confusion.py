@@ -40,8 +40,10 @@ class Suspect:
     end: int
     token: str
     alternatives: tuple[str, ...]
-    kind: str  # "word" (digits inside a word), "number" (letters inside a number) or
-    # "multi-char" (a letter group read for another: rn/m, cl/d, vv/w)
+    kind: str  # "word" (digits inside a word), "number" (letters inside a number),
+    # "multi-char" (a letter group read for another: rn/m, cl/d, vv/w) or "second-reading"
+    # (another engine read the word otherwise: ``inbox_ocr.correct.fusion``)
+    prior: float = 0.0  # nats added to each alternative's score before the margin test
 
 
 def is_well_formed_value(core: str) -> bool:
@@ -49,7 +51,9 @@ def is_well_formed_value(core: str) -> bool:
     return bool(_NUMBER.match(core) or _DATE.match(core) or _TIME.match(core))
 
 
-def _strip(token: str) -> tuple[int, str]:
+def strip_token(token: str) -> tuple[int, str]:
+    """``(offset, core)``: the token without its edge punctuation (quotes, brackets, a
+    sentence's full stop), and where that core starts in it."""
     left = len(token) - len(token.lstrip(_EDGE_PUNCT))
     core = token.strip(_EDGE_PUNCT)
     # A trailing full stop ends a sentence; a dot inside belongs to the token.
@@ -65,7 +69,7 @@ def find_suspects(line: str, known: Container[str] | None = None) -> list[Suspec
     where the result is a known word (``Inv0ice`` -> ``Invoice``; ``PJU6A`` stays)."""
     suspects = []
     for match in _TOKEN.finditer(line):
-        left, core = _strip(match.group())
+        left, core = strip_token(match.group())
         if not core or is_well_formed_value(core):
             continue
         found = (_word_alternatives(core, known) or _number_alternatives(core)

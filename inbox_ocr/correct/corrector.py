@@ -9,12 +9,14 @@ its candidates. The daemon itself talks to that process through
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Sequence
 from typing import Protocol
 
-from inbox_ocr.correct.confusion import find_suspects, replace
-from inbox_ocr.records import Correction, PageCorrection
+from inbox_ocr.correct.confusion import Suspect, find_suspects, replace
+from inbox_ocr.correct.fusion import disagreements
+from inbox_ocr.records import Correction, LineReading, PageCorrection
 
 
 class Corrector(Protocol):
@@ -30,7 +32,8 @@ class Corrector(Protocol):
 
     def load(self) -> None: ...
 
-    def correct(self, page: int, text: str) -> PageCorrection: ...
+    def correct(self, page: int, text: str,
+                second: Sequence[LineReading] = ()) -> PageCorrection: ...
 
     def close(self) -> None: ...
 
@@ -43,7 +46,8 @@ class PassThroughCorrector:
     def load(self) -> None:
         return None
 
-    def correct(self, page: int, text: str) -> PageCorrection:
+    def correct(self, page: int, text: str,
+                second: Sequence[LineReading] = ()) -> PageCorrection:
         return PageCorrection(text, (), "off")
 
     def close(self) -> None:
@@ -56,13 +60,32 @@ class Scorer(Protocol):
     def score(self, text: str) -> float: ...
 
 
-class ConfusionCorrector:
-    """Fixes OCR confusions that a language model finds clearly more plausible.
+#: An alternative is scored on the line up to this many words after it: what follows further
+#: barely changes which alternative wins, and costs a model evaluation per token.
+WINDOW_WORDS = 1
+_WORD = re.compile(r"\S+")
 
-    For each line, the suspicious tokens (``inbox_ocr.correct.confusion``) are tried one at a time: each
-    alternative is scored in its line context, and the best one replaces the token only when it
-    beats the line as read by at least ``margin`` nats. Well-formed numbers, amounts, dates and
-    identifiers are never candidates. Runs on one thread (in the model process).
+
+def window_end(line: str, end: int, words: int | None = None) -> int:
+    """Where the scored part of ``line`` ends for a suspect ending at ``end``: after the
+    ``WINDOW_WORDS``-th word that follows it (the line's end when fewer follow)."""
+    count = WINDOW_WORDS if words is None else words
+    for index, match in enumerate(_WORD.finditer(line, end)):
+        if index + 1 >= count:
+            return match.end()
+    return len(line)
+
+
+class ConfusionCorrector:
+    """Fixes OCR confusions, and takes a second reading's words, that a language model finds
+    clearly more plausible.
+
+    For each line, the suspicious tokens (``inbox_ocr.correct.confusion``) and the words a
+    second engine read otherwise (``inbox_ocr.correct.fusion``) are tried one at a time: each
+    alternative is scored in its line context (plus its prior: the engines' confidences), and
+    the best one replaces the token only when it beats the line as read by at least
+    ``margin`` nats. Well-formed numbers, amounts, dates and identifiers are never candidates,
+    and a second reading never changes a digit. Runs on one thread (in the model process).
     """
 
     def __init__(self, scorer: Scorer, margin: float, name: str,
@@ -76,30 +99,44 @@ class ConfusionCorrector:
         self._time_limit = time_limit
         self._clock = clock
 
-    def correct_line(self, page: int, number: int, line: str) -> tuple[str, list[Correction]]:
+    def correct_line(self, page: int, number: int, line: str,
+                     reading: LineReading | None = None) -> tuple[str, list[Correction]]:
         corrections: list[Correction] = []
         suspects = find_suspects(line, self._known)
+        if reading is not None:
+            suspects += disagreements(line, reading, self._known)
         if not suspects:
             return line, corrections
-        baseline = self._scorer.score(line)
-        # Right to left, so earlier suspects keep their offsets after a replacement.
-        for suspect in reversed(suspects):
-            scored = [(self._scorer.score(replace(line, suspect, alt)), alt)
-                      for alt in suspect.alternatives]
-            best_score, best = max(scored)
-            margin = best_score - baseline
+        by_span: dict[tuple[int, int], list[Suspect]] = {}
+        for suspect in suspects:
+            by_span.setdefault((suspect.start, suspect.end), []).append(suspect)
+        # Right to left, so earlier suspects keep their offsets after a replacement, and the
+        # scorer's cached prefix (the line up to the suspect) serves every alternative.
+        for span in sorted(by_span, reverse=True):
+            cut = window_end(line, span[1])
+            baseline = self._scorer.score(line[:cut])
+            scored = [(self._scorer.score(replace(line[:cut], suspect, alt)), suspect.prior,
+                       alt, suspect)
+                      for suspect in by_span[span] for alt in suspect.alternatives]
+            score, prior, best, suspect = max(scored, key=lambda option: option[0] + option[1])
+            margin = score + prior - baseline
             if margin >= self._margin:
                 line = replace(line, suspect, best)
-                baseline = best_score
+                reason = "second-reading" if suspect.kind == "second-reading" else \
+                    f"ocr-confusion:{suspect.kind}"
                 corrections.append(Correction(page, number, suspect.token, best,
-                                              round(margin, 2), f"ocr-confusion:{suspect.kind}"))
+                                              round(margin, 2), reason))
         corrections.reverse()
         return line, corrections
 
-    def correct(self, page: int, text: str) -> PageCorrection:
-        """Correct line by line; past ``time_limit`` seconds the rest of the page stays raw
-        (status ``corrector_cut_short``)."""
+    def correct(self, page: int, text: str,
+                second: Sequence[LineReading] = ()) -> PageCorrection:
+        """Correct line by line (``second``: another engine's reading of each line, or none);
+        past ``time_limit`` seconds the rest of the page stays raw (status
+        ``corrector_cut_short``)."""
         lines = text.split("\n")
+        readings: Sequence[LineReading | None] = second if len(second) == len(lines) \
+            else [None] * len(lines)
         found: list[Correction] = []
         deadline = None if self._time_limit is None else self._clock() + self._time_limit
         for index, line in enumerate(lines):
@@ -109,7 +146,7 @@ class ConfusionCorrector:
                     f"correction stopped after {self._time_limit:g} s "
                     f"(limits.llm_seconds_per_page) at line {index + 1} of {len(lines)}; "
                     "the rest of the page is raw OCR text")
-            lines[index], corrections = self.correct_line(page, index + 1, line)
+            lines[index], corrections = self.correct_line(page, index + 1, line,
+                                                          readings[index])
             found.extend(corrections)
         return PageCorrection("\n".join(lines), tuple(found))
-

@@ -145,6 +145,16 @@ def _packaged_model(folder: Path | None) -> Path:
                           f"{exc.strerror or exc}") from exc
 
 
+def _shared_prefix(a: Any, b: list[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` have in common."""
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
 class LlamaScorer:
     """One resident llama.cpp model that scores text by its log-likelihood.
 
@@ -157,6 +167,9 @@ class LlamaScorer:
         self._settings = settings
         self._llm: Any = None
         self.model_file = ""
+        self._log_norm: list[float] = []  # log-sum-exp of each evaluated position's logits
+        # Recurrent and hybrid models cannot drop the end of their state: no prefix reuse.
+        self._stateful = False
 
     def load(self, path: Path) -> None:
         try:
@@ -172,9 +185,17 @@ class LlamaScorer:
         except (ValueError, RuntimeError, OSError) as exc:
             raise ConfigError("llm.model_path", f"cannot load {path}: {exc}") from exc
         self.model_file = path.name
+        self._stateful = bool(getattr(self._llm, "_is_recurrent", False)
+                              or getattr(self._llm, "_is_hybrid", False))
 
     def score(self, text: str) -> float:
-        """Sum of log-probabilities of ``text``'s tokens given those before it (nats)."""
+        """Sum of log-probabilities of ``text``'s tokens given those before it (nats).
+
+        The tokens ``text`` shares with the text scored before it are not evaluated again:
+        llama.cpp keeps their keys and values, and their logits rows are still in
+        ``scores``. The corrector scores the alternatives of one line right to left, so each
+        one costs only the tokens from its own word to the end of the line.
+        """
         import numpy as np
 
         llm = self._llm
@@ -182,13 +203,22 @@ class LlamaScorer:
         tokens = tokens[: self._settings.context_size]
         if len(tokens) < 2:
             return 0.0
-        llm.reset()
-        llm.eval(tokens)
-        logits = np.asarray(llm.scores[: len(tokens) - 1], dtype=np.float64)
-        peak = logits.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(logits - peak).sum(axis=1)) + peak[:, 0]
-        chosen = logits[np.arange(len(tokens) - 1), tokens[1:]]
-        total = float((chosen - log_norm).sum())
+        keep = 0 if self._stateful else _shared_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        if keep < len(tokens):
+            if keep == 0:
+                llm.reset()
+            else:
+                llm.n_tokens = keep
+            llm.eval(tokens[keep:])
+            del self._log_norm[keep:]
+        rows = len(tokens) - 1
+        if len(self._log_norm) < rows:
+            new = llm.scores[len(self._log_norm): rows]  # float32: twice as fast, and exact
+            peak = new.max(axis=1, keepdims=True)  # enough once summed in float64
+            sums = np.exp(new - peak).sum(axis=1, dtype=np.float64)
+            self._log_norm += list(np.log(sums) + peak[:, 0])
+        chosen = np.asarray(llm.scores[np.arange(rows), tokens[1:]], dtype=np.float64)
+        total = float((chosen - np.asarray(self._log_norm[:rows])).sum())
         return total if math.isfinite(total) else -math.inf
 
     def close(self) -> None:

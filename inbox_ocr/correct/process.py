@@ -32,7 +32,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -45,7 +45,7 @@ from inbox_ocr.correct.corrector import ConfusionCorrector, Corrector, PassThrou
 from inbox_ocr.correct.model import Hub, resolve_model
 from inbox_ocr.errors import ConfigError, StartupError
 from inbox_ocr.ops import audit
-from inbox_ocr.records import PageCorrection
+from inbox_ocr.records import LineReading, PageCorrection
 
 log = audit.get_logger()
 
@@ -92,13 +92,13 @@ def _child_main(settings: LlmSettings, model_path: str, time_limit: float | None
     try:
         while True:
             try:
-                page, text = conn.recv()
+                page, text, second = conn.recv()
             except EOFError:
                 return
             faults.checkpoint("model.page.segv")
             faults.checkpoint("model.page.hang")
             try:
-                conn.send(("ok", corrector.correct(page, text)))
+                conn.send(("ok", corrector.correct(page, text, second)))
             except Exception as exc:  # a bug in scoring fails the page only
                 conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -140,9 +140,10 @@ class ModelProcess(PipedChild):
             raise message[1]
         self.info: dict[str, Any] = message[1]
 
-    def correct(self, page: int, text: str, timeout: float | None) -> PageCorrection:
+    def correct(self, page: int, text: str, timeout: float | None,
+                second: Sequence[LineReading] = ()) -> PageCorrection:
         try:
-            status, value = self.ask((page, text), timeout)
+            status, value = self.ask((page, text, tuple(second)), timeout)
         except ChildTimedOut:
             raise ModelTimedOut(f"no answer within {timeout:g} s; the model process was "
                                 "killed") from None
@@ -306,14 +307,15 @@ class SupervisedCorrector:
                       retry_in_s=retry_in,
                       hint="documents go on with raw OCR text and a corrector_degraded warning")
 
-    def correct(self, page: int, text: str) -> PageCorrection:
+    def correct(self, page: int, text: str,
+                second: Sequence[LineReading] = ()) -> PageCorrection:
         process = self._ready_process(text)
         if isinstance(process, PageCorrection):
             return process
         timeout = None if self._time_limit is None else \
             self._time_limit + min(HANG_GRACE_S, self._time_limit)
         try:
-            return process.correct(page, text, timeout)
+            return process.correct(page, text, timeout, second)
         except ModelCrashed as exc:
             return self._lost(text, "corrector_crashed", "crashed", str(exc))
         except ModelTimedOut as exc:

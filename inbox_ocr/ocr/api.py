@@ -13,7 +13,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from inbox_ocr.records import Word
+from inbox_ocr.records import LineReading, Word
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class OcrResult:
     no text", "tesseract failed: ..."); see ``inbox_ocr.ocr.registry.FallbackEngine``.
     turned: degrees (counter-clockwise: 90, 180, 270) the engine turned the page to read it
     upright (``inbox_ocr.ocr.orient``); the words and text are those of the turned page.
+    second_reading: another engine's reading of each line of ``text`` (RapidOCR with
+    Tesseract's line reader); empty when the engine reads each line once.
     """
 
     text: str
@@ -35,6 +37,7 @@ class OcrResult:
     engine: str = ""
     fallback: str = ""
     turned: int = 0
+    second_reading: tuple[LineReading, ...] = ()
 
 
 class OcrEngine(Protocol):

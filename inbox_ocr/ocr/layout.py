@@ -25,6 +25,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from inbox_ocr.records import LineReading
+
 # A gap wider than this many median character widths separates two words.
 SPACE_GAP = 0.6
 # ... but a single letter is split off only across a gap this wide.
@@ -52,6 +54,15 @@ class Region:
     x1: float
     y1: float
     glyphs: tuple[Glyph, ...]
+
+
+@dataclass(frozen=True)
+class LineText:
+    """A second engine's reading of one region: its text, and the confidence (0-100) of each
+    of its whitespace-separated words (empty when the engine gives none)."""
+
+    text: str
+    confidences: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -218,27 +229,34 @@ def rows(regions: list[Region]) -> list[list[Region]]:
 
 
 def assemble(regions: list[Region],
-             reread: Callable[[Region], str | None] | None = None,
-             accents: bool = False) -> tuple[str, list[LaidWord]]:
-    """The page's text (one row per line) and its words in reading order.
+             reread: Callable[[Region], LineText | None] | None = None,
+             accents: bool = False) -> tuple[str, list[LaidWord], tuple[LineReading, ...]]:
+    """The page's text (one row per line), its words in reading order, and the second reading
+    of each line (empty without ``reread``).
 
     ``reread(region)``, when given, returns a second reading of the region whose word breaks
     replace the gap-based ones (``rebreak``, which with ``accents`` also takes its
-    diacritics), or None to keep those.
+    diacritics), or None to keep those. The second reading of a line is that reading's words,
+    region by region (a region without one contributes its own words), for the correction
+    stage to weigh against the first (``inbox_ocr.correct.fusion``).
     """
     all_glyphs = [g for r in regions for g in r.glyphs]
     pitch = char_width(all_glyphs)
     lines: list[str] = []
     page_words: list[LaidWord] = []
+    second: list[LineReading] = []
     for row in rows(regions):
         parts: list[str] = []
         previous_end: float | None = None
+        theirs: list[str] = []
+        their_confidence: list[float | None] = []
+        own: list[float | None] = []
         for region in row:
             pieces = pieces_in_region(region, char_width(region.glyphs) if region.glyphs
                                       else pitch)
             reference = reread(region) if reread and pieces else None
             if reference is not None:
-                pieces = rebreak(pieces, reference, accents)
+                pieces = rebreak(pieces, reference.text, accents)
             region_words = [_laid(piece, region) for piece in pieces]
             if not region_words:
                 continue
@@ -248,6 +266,17 @@ def assemble(regions: list[Region],
             parts.append(" ".join(w.text for w in region_words))
             previous_end = region_words[-1].x1
             page_words.extend(region_words)
+            own += [round(100 * w.confidence, 1) for w in region_words]
+            if reference is not None:
+                tokens = reference.text.split()
+                theirs += tokens
+                their_confidence += (list(reference.confidences)
+                                     if len(reference.confidences) == len(tokens)
+                                     else [None] * len(tokens))
+            else:
+                theirs += [w.text for w in region_words]
+                their_confidence += [None] * len(region_words)
         if parts:
             lines.append("".join(parts))
-    return "\n".join(lines), page_words
+            second.append(LineReading(tuple(theirs), tuple(their_confidence), tuple(own)))
+    return "\n".join(lines), page_words, tuple(second) if reread else ()

@@ -24,8 +24,8 @@ from PIL import Image
 from inbox_ocr.errors import EngineFailed, StartupError
 from inbox_ocr.ocr import orient
 from inbox_ocr.ocr.api import OcrResult
-from inbox_ocr.ocr.layout import Glyph, Region, assemble, fold
-from inbox_ocr.records import Word
+from inbox_ocr.ocr.layout import Glyph, LineText, Region, assemble, fold
+from inbox_ocr.records import LineReading, Word
 
 PACKAGE = "rapidocr-onnxruntime"
 # Lines are re-read for word breaks at this text height (pixels), with this much margin
@@ -47,7 +47,7 @@ MAX_READ_PIXELS = 16_000_000
 class LineReader(Protocol):
     version: str
 
-    def read(self, line: Image.Image) -> str | None: ...
+    def read(self, line: Image.Image) -> LineText | None: ...
 
     def close(self) -> None: ...
 
@@ -127,15 +127,17 @@ class RapidOcrEngine:
             gray = image.convert("L")
             margin = ACCENT_LINE_MARGIN if self._accents else LINE_MARGIN
 
-            def reread(region: Region) -> str | None:
+            def reread(region: Region) -> LineText | None:
                 return reader.read(line_crop(gray, region, margin))
 
-        text, laid = assemble(regions, reread, self._accents)
+        text, laid, second = assemble(regions, reread, self._accents)
         # The recogniser is trained on Chinese too: fold full-width punctuation
         # (U+FF1A colon, U+FF08/U+FF09 parentheses) into ASCII, but keep number forms (3½).
         words = tuple(Word(fold(w.text), round(100 * w.confidence, 1),
                            (round(w.x0), round(w.y0), round(w.x1), round(w.y1))) for w in laid)
-        return OcrResult(fold(text), words)
+        return OcrResult(fold(text), words, second_reading=tuple(
+            LineReading(tuple(fold(w) for w in line.words), line.confidences, line.own)
+            for line in second))
 
     def close(self) -> None:
         self._ocr = None

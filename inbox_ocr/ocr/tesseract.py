@@ -14,6 +14,7 @@ from inbox_ocr.config import OcrSettings
 from inbox_ocr.errors import ConfigError, EngineFailed, StartupError
 from inbox_ocr.ocr import orient
 from inbox_ocr.ocr.api import OcrResult, tidy
+from inbox_ocr.ocr.layout import LineText
 from inbox_ocr.records import Word
 
 TESSDATA_CANDIDATES = (
@@ -144,11 +145,14 @@ class TesseractLineReader:
 
         self._api, self.version = load_tesseract(tessdata, languages, tesserocr.PSM.SINGLE_LINE)
 
-    def read(self, line: Image.Image) -> str | None:
-        """The line's text, or None when Tesseract fails on it (the caller keeps its own)."""
+    def read(self, line: Image.Image) -> LineText | None:
+        """The line's text and its words' confidences, or None when Tesseract fails on it
+        (the caller keeps its own)."""
         try:
             self._api.SetImage(line)
-            return str(self._api.GetUTF8Text())
+            text = str(self._api.GetUTF8Text())
+            confidences = tuple(float(c) for c in self._api.AllWordConfidences())
+            return LineText(text, confidences)
         except RuntimeError:
             return None
         finally:

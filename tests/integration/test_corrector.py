@@ -22,7 +22,7 @@ from inbox_ocr.correct.model import choose_gguf, resolve_model
 from inbox_ocr.correct.process import SupervisedCorrector
 from inbox_ocr.errors import ConfigError
 from inbox_ocr.ops import audit
-from inbox_ocr.records import Outcome, PageCorrection
+from inbox_ocr.records import LineReading, Outcome, PageCorrection
 from tests.support.harness import first_outcome
 from tests.support.workspace import Workspace
 
@@ -201,6 +201,22 @@ def test_packaged_model_fixes_confusions_and_keeps_numbers(corrector: Supervised
         (1, "Inv0ice", "Invoice"), (2, "Tota1", "Total"), (3, "1O.00", "10.00")]
     assert all(c.margin >= 2.0 for c in corrections)
     assert corrector.name == "llm:gemma-3-270m-q4_k_m.gguf"
+
+
+def test_packaged_model_takes_the_second_reading_where_it_reads_better(
+        corrector: SupervisedCorrector) -> None:
+    """Fusion with the real model: RapidOCR's misread words next to Tesseract's reading of
+    the same lines (as sroie-dev has them), amounts that the two read differently."""
+    raw = "Amcunt Due:   RM 12.50\nSUMHARY OF ITEMS\nTotal Qty: 3"
+    second = (LineReading(("Amount", "Due:", "RM", "12.58"), (93.0, 95.0, 96.0, 91.0),
+                          (71.0, 99.0, 99.0, 99.0)),
+              LineReading(("SUMMARY", "OF", "ITEMS"), (95.0, 96.0, 96.0), (82.0, 99.0, 99.0)),
+              LineReading(("Tota", "Qty:", "8"), (60.0, 95.0, 70.0), (99.0, 99.0, 99.0)))
+    result = corrector.correct(1, raw, second)
+    assert result.status == "ok"
+    assert result.text == "Amount Due:   RM 12.50\nSUMMARY OF ITEMS\nTotal Qty: 3"
+    assert [(c.line, c.before, c.after, c.reason) for c in result.corrections] == [
+        (1, "Amcunt", "Amount", "second-reading"), (2, "SUMHARY", "SUMMARY", "second-reading")]
 
 
 def test_correct_command_reads_stdin(tmp_path: Path) -> None:

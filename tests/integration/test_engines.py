@@ -101,6 +101,28 @@ def test_rapidocr_takes_word_breaks_from_tesseract_reading_each_line(rapid: OcrE
     assert sum(a == b for a, b in zip(by_positions, TIGHT_LINES, strict=True)) <= 3
 
 
+def test_rapidocr_hands_tesseract_reading_of_each_line_on(rapid: OcrEngine,
+                                                          invoice: Image.Image) -> None:
+    result = rapid.recognize(invoice)
+    lines = result.text.splitlines()
+    # one second reading per line of text, with a confidence for each of its words, and
+    # RapidOCR's own confidence for each word of the line as printed
+    assert len(result.second_reading) == len(lines)
+    for line, second in zip(lines, result.second_reading, strict=True):
+        assert len(second.own) == len(line.split())
+        assert len(second.confidences) == len(second.words)
+        assert all(c is None or 0 <= c <= 100 for c in second.confidences + second.own)
+    # on clean print the two readings agree word for word on the key lines
+    by_text = {" ".join(line.split()): s for line, s in zip(lines, result.second_reading,
+                                                              strict=True)}
+    assert [" ".join(by_text[line].words) for line in KEY_LINES] == KEY_LINES
+    tesseract_only = next(engine_for("tesseract"))
+    try:
+        assert tesseract_only.recognize(invoice).second_reading == ()  # read once
+    finally:
+        tesseract_only.close()
+
+
 def test_rapidocr_reads_a_single_line_strip(rapid: OcrEngine) -> None:
     strip = render_page(["TOTAL RM 25.50"], size=(1400, 240), font_size=40)
     strip = strip.crop((100, 130, 1400, 210))  # 1300 x 80: wider than RapidOCR's 8:1 limit

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from inbox_ocr.ocr.layout import (
     Glyph,
+    LineText,
     Region,
     assemble,
     fold,
@@ -40,7 +41,7 @@ def test_narrow_gaps_inside_a_word_are_kept_together() -> None:
 
 
 def test_read_spaces_break_words_and_confidence_is_averaged() -> None:
-    _text, laid = assemble([region("TAMAN JAYA", 0, 0)])
+    _text, laid, _second = assemble([region("TAMAN JAYA", 0, 0)])
     assert [w.text for w in laid] == ["TAMAN", "JAYA"]
     assert laid[0].confidence == 0.9
 
@@ -51,7 +52,8 @@ def test_regions_on_one_row_join_left_to_right_with_column_spacing() -> None:
     header = region("RECEIPT", 50, 0)
     assert [[r.glyphs[0].text for r in row] for row in rows([amount, total, header])] == [
         ["R"], ["T", "6"]]
-    text, words = assemble([amount, total, header])
+    text, words, second = assemble([amount, total, header])
+    assert second == ()  # read once: no second reading
     lines = text.splitlines()
     assert lines[0] == "RECEIPT"
     assert lines[1].split() == ["TOTAL", "60.30"]
@@ -60,7 +62,7 @@ def test_regions_on_one_row_join_left_to_right_with_column_spacing() -> None:
 
 
 def test_empty_page() -> None:
-    assert assemble([]) == ("", [])
+    assert assemble([]) == ("", [], ())
 
 
 def test_rebreak_takes_the_reference_breaks_where_both_read_the_same() -> None:
@@ -89,16 +91,23 @@ def test_rebreak_keeps_its_own_characters_and_breaks_where_the_readings_differ()
 def test_assemble_rereads_each_region_for_its_breaks() -> None:
     seen: list[str] = []
 
-    def reread(r: Region) -> str | None:
+    def reread(r: Region) -> LineText | None:
         text = "".join(g.text for g in r.glyphs)
         seen.append(text)
-        return {"THANKYOU": "THANK YOU"}.get(text)  # None: keep the gap-based breaks
+        # None: keep the gap-based breaks
+        return {"THANKYOU": LineText("THANK Y0U", (96.0, 41.0))}.get(text)
 
-    text, words = assemble([region("THANKYOU", 0, 0), region("COMEAGAIN", 0, 40)], reread)
+    text, words, second = assemble([region("THANKYOU", 0, 0), region("COMEAGAIN", 0, 40)],
+                                   reread)
     assert text.splitlines() == ["THANK YOU", "COMEAGAIN"]
     assert [w.text for w in words] == ["THANK", "YOU", "COMEAGAIN"]
     assert words[0].x1 <= words[1].x0  # each word keeps its own glyphs' extent
     assert seen == ["THANKYOU", "COMEAGAIN"]
+    # The second reading of each line travels on: the reread words with their confidences,
+    # and the region's own words where there was none.
+    assert [line.words for line in second] == [("THANK", "Y0U"), ("COMEAGAIN",)]
+    assert second[0].confidences == (96.0, 41.0) and second[1].confidences == (None,)
+    assert len(second[0].own) == 2 and all(c is not None for c in second[0].own)
 
 
 def test_with_accents_the_letters_take_the_reference_diacritics() -> None:

@@ -157,3 +157,16 @@ def test_corrections_are_counted_fixed_broken_or_neither_against_the_truth() -> 
     tally_classes(classes, Truth("r", ("Invoice 10.00", "CARD")), [page])
     assert classes == {"ocr-confusion:word": Counter(fixed=1, neither=1),
                        "ocr-confusion:number": Counter({"numeric broken": 1})}
+
+
+def test_the_fused_text_replays_only_the_second_reading_words() -> None:
+    from inbox_ocr.bench.commands import SECOND_READING, replayed
+    from inbox_ocr.records import Correction
+
+    corrections = (Correction(1, 1, "N0", "NO", 4.0, SECOND_READING),
+                   Correction(1, 1, "Tota1", "Total", 9.0, "ocr-confusion:word"),
+                   Correction(1, 2, "Amcunt", "Amount", 5.0, SECOND_READING))
+    # whole words only: "TN0" keeps its "N0"
+    assert replayed("TN0 N0 Tota1\nAmcunt: 5", corrections, SECOND_READING) == (
+        "TN0 NO Tota1\nAmount: 5")
+    assert replayed("Tota1", corrections, "ocr-confusion:word") == "Total"

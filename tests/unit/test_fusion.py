@@ -1,0 +1,107 @@
+"""Two readings, one choice: where the engines disagree, and the numbers rule (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from inbox_ocr.correct.corrector import ConfusionCorrector, window_end
+from inbox_ocr.correct.fusion import disagreements, may_replace
+from inbox_ocr.correct.lexicon import Lexicon
+from inbox_ocr.records import LineReading
+
+KNOWN = Lexicon(frozenset({"total", "amount", "no", "floor", "invoice"}))
+
+
+def reading(*words: str, theirs: float | None = None, ours: float | None = None
+            ) -> LineReading:
+    return LineReading(words, (theirs,) * len(words), (ours,) * len(words))
+
+
+def test_disagreeing_words_become_candidates_with_the_engines_confidence_as_prior() -> None:
+    line = "Amcunt:   RM 12.50"
+    found = disagreements(line, reading("Amount:", "RM", "12.50", theirs=90.0, ours=50.0))
+    assert [(s.token, s.alternatives, s.kind) for s in found] == [
+        ("Amcunt", ("Amount",), "second-reading")]
+    assert line[found[0].start:found[0].end] == "Amcunt"  # the edge colon stays
+    assert found[0].prior > 2  # Tesseract sure, RapidOCR unsure: the prior favours it
+    unsure = disagreements(line, reading("Amount:", "RM", "12.50", theirs=50.0, ours=90.0))
+    assert unsure[0].prior < -2
+    # no confidence from an engine: no opinion
+    assert disagreements(line, reading("Amount:", "RM", "12.50"))[0].prior == 0.0
+
+
+def test_case_punctuation_and_split_differences_are_no_disagreements() -> None:
+    assert disagreements("TOTAL: 5.00", reading("Total", "5.00")) == []
+    # the engines split the words differently: left alone
+    assert disagreements("SDNBHD 5.00", reading("SDN", "BHD", "5.00")) == []
+    assert disagreements("", reading("x")) == []
+    assert disagreements("TOTAL", LineReading((), (), ())) == []
+
+
+@pytest.mark.parametrize(("ours", "theirs", "allowed"), [
+    ("Amcunt", "Amount", True),        # letters for letters
+    ("12.50", "12.58", False),          # a well-formed amount never changes
+    ("12.50", "12,50", False),
+    ("07/11/2024", "07/11/2021", False),
+    ("Tota1", "Total", True),           # a digit read as its confusion letter, a known word
+    ("Tota1", "Totai", False),          # ... but only into a known word
+    ("CASHIER3", "CASHIERS", False),    # 3 is not a letter's confusion
+    ("PJU6A", "PJUGA", False),          # a code: no known word
+    ("RN12.50", "RM12.50", True),       # the letters of a malformed number change
+    ("2D", "2", False),                 # ... never by losing one
+    ("2.B0", "2.80", True),             # B read for 8, and both agree on the other digits
+    ("2.B0", "2.90", False),            # 9 is not B's digit
+    ("S8.20", "58.20", True),
+    ("Total", "Tota1", False),          # a word never gains a digit
+    ("ROAD", "R0AD", False),
+    ("St:8282", "Sty", False),
+])
+def test_the_numbers_rule(ours: str, theirs: str, allowed: bool) -> None:
+    assert may_replace(ours, theirs, KNOWN) is allowed
+
+
+class TableScorer:
+    def __init__(self, table: dict[str, float]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    def score(self, text: str) -> float:
+        self.asked.append(text)
+        return self.table.get(text, -100.0)
+
+
+def test_the_model_takes_the_second_reading_only_by_the_margin() -> None:
+    line = "Amcunt due 12.50"
+    second = (reading("Amount", "due", "12.58"),)
+    scorer = TableScorer({"Amcunt due": -20.0, "Amount due": -18.0})
+    corrector = ConfusionCorrector(scorer, margin=3.0, name="fake", known=KNOWN)
+    assert corrector.correct(1, line, second).text == line  # 2 nats: not enough
+    scorer.table["Amount due"] = -15.0
+    result = corrector.correct(1, line, second)
+    # the amount the engines disagree on keeps the first reading: never a candidate
+    assert result.text == "Amount due 12.50"
+    assert [(c.before, c.after, c.reason, c.margin) for c in result.corrections] == [
+        ("Amcunt", "Amount", "second-reading", 5.0)]
+    assert not any("12.58" in text for text in scorer.asked)
+
+
+def test_a_prior_can_tip_the_choice_and_the_confusion_classes_compete() -> None:
+    line = "Tota1 5.00"
+    # RapidOCR sure of its "1", Tesseract unsure of its "Totai": the model's preference
+    # alone is not enough, while the confusion class's "Total" wins.
+    second = (LineReading(("Totai", "5.00"), (40.0, 90.0), (95.0, 95.0)),)
+    scorer = TableScorer({"Tota1 5.00": -20.0, "Totai 5.00": -16.0, "Total 5.00": -10.0})
+    known = Lexicon(frozenset({"total", "totai"}))
+    corrector = ConfusionCorrector(scorer, margin=3.0, name="fake", known=known)
+    result = corrector.correct(1, line, second)
+    assert result.text == "Total 5.00"
+    assert [c.reason for c in result.corrections] == ["ocr-confusion:word"]
+    # A second reading that does not match the page's lines is ignored.
+    assert corrector.correct(1, line, second * 2).corrections == result.corrections
+
+
+def test_alternatives_are_scored_on_the_line_up_to_the_next_word() -> None:
+    line = "Amcunt due now please"
+    assert line[:window_end(line, 6)] == "Amcunt due"
+    assert window_end(line, len(line)) == len(line)
+    assert line[:window_end(line, 6, words=2)] == "Amcunt due now"
