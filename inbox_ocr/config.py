@@ -128,6 +128,7 @@ class LlmSettings:
     context_size: int = _opt(512, minimum=64, maximum=131_072)
     threads: int = _opt(0, minimum=0, maximum=256)
     margin: float = _opt(3.0, minimum=0.0, maximum=100.0)
+    chat_template: bool = False
     # The model process (inbox_ocr.correct.process): what a model that cannot start does to start-up,
     # and when repeated crashes put the corrector in degraded mode (raw text, with a warning).
     on_start_failure: StartFailure = "degraded"

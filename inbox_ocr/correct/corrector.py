@@ -55,9 +55,12 @@ class PassThroughCorrector:
 
 
 class Scorer(Protocol):
-    """Log-likelihood of a line of text under a language model (higher is more plausible)."""
+    """Log-likelihood of a line of text under a language model (higher is more plausible).
+    ``score_many`` scores several texts at once (one batch for the model)."""
 
     def score(self, text: str) -> float: ...
+
+    def score_many(self, texts: Sequence[str]) -> list[float]: ...
 
 
 #: An alternative is scored on the line up to this many words after it: what follows further
@@ -70,6 +73,8 @@ def window_end(line: str, end: int, words: int | None = None) -> int:
     """Where the scored part of ``line`` ends for a suspect ending at ``end``: after the
     ``WINDOW_WORDS``-th word that follows it (the line's end when fewer follow)."""
     count = WINDOW_WORDS if words is None else words
+    if count <= 0:
+        return end
     for index, match in enumerate(_WORD.finditer(line, end)):
         if index + 1 >= count:
             return match.end()
@@ -110,16 +115,28 @@ class ConfusionCorrector:
         by_span: dict[tuple[int, int], list[Suspect]] = {}
         for suspect in suspects:
             by_span.setdefault((suspect.start, suspect.end), []).append(suspect)
-        # Right to left, so earlier suspects keep their offsets after a replacement, and the
-        # scorer's cached prefix (the line up to the suspect) serves every alternative.
-        for span in sorted(by_span, reverse=True):
+        # Every alternative of the line is scored against the line as read, in one batch
+        # over the cached line (``Scorer.score_many``), on the line up to the word after it.
+        spans = sorted(by_span)
+        self._scorer.score(line[:window_end(line, spans[-1][1])])
+        texts: list[str] = []
+        options: list[list[tuple[Suspect, str]]] = []
+        for span in spans:
             cut = window_end(line, span[1])
-            baseline = self._scorer.score(line[:cut])
-            scored = [(self._scorer.score(replace(line[:cut], suspect, alt)), suspect.prior,
-                       alt, suspect)
-                      for suspect in by_span[span] for alt in suspect.alternatives]
-            score, prior, best, suspect = max(scored, key=lambda option: option[0] + option[1])
-            margin = score + prior - baseline
+            options.append([(suspect, alt) for suspect in by_span[span]
+                            for alt in suspect.alternatives])
+            texts.append(line[:cut])
+            texts += [replace(line[:cut], suspect, alt) for suspect, alt in options[-1]]
+        scores = iter(self._scorer.score_many(texts))
+        decided = []
+        for choices in options:
+            baseline = next(scores)
+            score, best, suspect = max(
+                ((next(scores) + suspect.prior, alt, suspect) for suspect, alt in choices),
+                key=lambda option: option[0])
+            decided.append((score - baseline, best, suspect))
+        # Right to left, so earlier suspects keep their offsets after a replacement.
+        for margin, best, suspect in reversed(decided):
             if margin >= self._margin:
                 line = replace(line, suspect, best)
                 reason = "second-reading" if suspect.kind == "second-reading" else \

@@ -8,7 +8,7 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -70,6 +70,9 @@ class FakeScorer:
 
     def score(self, text: str) -> float:
         return self.table.get(text, -100.0)
+
+    def score_many(self, texts: Sequence[str]) -> list[float]:
+        return [self.score(text) for text in texts]
 
 
 def test_a_candidate_must_win_by_the_margin() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from inbox_ocr.correct.corrector import ConfusionCorrector, window_end
@@ -68,6 +70,9 @@ class TableScorer:
     def score(self, text: str) -> float:
         self.asked.append(text)
         return self.table.get(text, -100.0)
+
+    def score_many(self, texts: Sequence[str]) -> list[float]:
+        return [self.score(text) for text in texts]
 
 
 def test_the_model_takes_the_second_reading_only_by_the_margin() -> None:
