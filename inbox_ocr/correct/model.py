@@ -215,7 +215,6 @@ class LlamaScorer:
 
     def load(self, path: Path) -> None:
         try:
-            import llama_cpp
             from llama_cpp import Llama, _internals
         except ImportError as exc:
             raise StartupError("llama-cpp-python is not installed (pip install "
@@ -246,7 +245,7 @@ class LlamaScorer:
                                                 n_seq_max=MAX_SEQUENCES, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise StartupError(f"llama.cpp cannot make a scoring context: {exc}") from exc
-        self._n_vocab = llama_cpp.llama_n_vocab(self._llm._model.vocab)
+        self._n_vocab = int(self._llm.n_vocab())
         if self._settings.chat_template:
             self._prompt = self._llm.tokenize(chat_prompt(self._llm).encode("utf-8"),
                                               add_bos=False, special=True)

