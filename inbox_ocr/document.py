@@ -22,6 +22,7 @@ from PIL import Image
 
 from inbox_ocr.config import Settings
 from inbox_ocr.correct.corrector import Corrector
+from inbox_ocr.correct.fusion import disputed
 from inbox_ocr.fields import FIELD_NAMES, PageInput, extract_fields
 from inbox_ocr.ocr.api import OcrEngine, OcrResult, mean_confidence
 from inbox_ocr.ocr.registry import engine_factory
@@ -100,7 +101,20 @@ def correct(corrector: Corrector, page: PageText,
     return PageText(page.document, page.number, page.width, page.height, page.dpi,
                     page.raw_text, result.text, page.words, timings, result.corrections,
                     warnings=warnings, evaluation_truncated=page.evaluation_truncated,
-                    correction=result.status, engine=page.engine, turned=page.turned)
+                    correction=result.status, engine=page.engine, turned=page.turned,
+                    disputed=disputes(page))
+
+
+def disputes(page: PageText) -> tuple[tuple[int, str, str], ...]:
+    """The words of the page whose digits its two readings disagree on (whatever the
+    corrector does: with ``llm.enabled = false`` too)."""
+    lines = page.raw_text.split("\n")
+    if len(page.second_reading) != len(lines):
+        return ()
+    return tuple((number, pair.core, pair.other)
+                 for number, (line, reading) in enumerate(zip(lines, page.second_reading,
+                                                              strict=True), start=1)
+                 for pair in disputed(line, reading))
 
 
 def fields(pages: list[PageText], finished_at: float
@@ -120,7 +134,8 @@ def fields(pages: list[PageText], finished_at: float
 def field_inputs(pages: list[PageText]) -> list[PageInput]:
     """What field extraction reads of each page: the corrected text, the word confidences and
     the words' boxes."""
-    return [PageInput(p.number, p.text, tuple((w.text, w.confidence, w.box) for w in p.words))
+    return [PageInput(p.number, p.text, tuple((w.text, w.confidence, w.box) for w in p.words),
+                      p.disputed)
             for p in sorted(pages, key=lambda p: p.number)]
 
 

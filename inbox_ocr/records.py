@@ -99,6 +99,8 @@ class PageText:
     second_reading: another engine's reading of each line of ``raw_text`` (RapidOCR's lines
     as Tesseract re-read them), which the corrector weighs; empty when there is none. Not
     written to the outbox: every word taken from it is a correction.
+    disputed: ``(line, word, other)`` for each word of ``raw_text`` whose digits the second
+    reading has otherwise; field extraction never reports a value read from one as valid.
     """
 
     document: Document
@@ -118,6 +120,7 @@ class PageText:
     engine: str = ""
     turned: int = 0
     second_reading: tuple[LineReading, ...] = field(default=(), repr=False)
+    disputed: tuple[tuple[int, str, str], ...] = ()
 
 
 #: ``PageCorrection.status`` values that mean the page kept (some of) its raw text because the

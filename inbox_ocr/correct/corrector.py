@@ -15,7 +15,7 @@ from collections.abc import Callable, Container, Sequence
 from typing import Protocol
 
 from inbox_ocr.correct.confusion import Suspect, find_suspects, replace
-from inbox_ocr.correct.fusion import disagreements
+from inbox_ocr.correct.fusion import agreeing, disagreements
 from inbox_ocr.records import Correction, LineReading, PageCorrection
 
 
@@ -109,6 +109,7 @@ class ConfusionCorrector:
         corrections: list[Correction] = []
         suspects = find_suspects(line, self._known)
         if reading is not None:
+            suspects = agreeing(suspects, line, reading)
             suspects += disagreements(line, reading, self._known)
         if not suspects:
             return line, corrections

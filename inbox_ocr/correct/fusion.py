@@ -16,14 +16,15 @@ Pure: no model, no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
 from collections.abc import Container, Mapping
+from dataclasses import dataclass
 
 from inbox_ocr.correct.confusion import (
     DIGIT_AS_LETTERS,
-    LETTER_AS_DIGIT,
     Suspect,
     is_well_formed_value,
     strip_token,
@@ -39,14 +40,23 @@ PRIOR_WEIGHT = 1.0
 CONFIDENCE_RANGE = (5.0, 95.0)
 
 
-def disagreements(line: str, reading: LineReading,
-                  known: Container[str] | None = None) -> list[Suspect]:
-    """The words of ``line`` that ``reading`` reads otherwise, each with the other reading as
-    its one alternative (kind ``"second-reading"``), left to right.
+@dataclass(frozen=True)
+class Pair:
+    """A word of the line (its core, without edge punctuation, and where that starts) and
+    the word the second reading has in its place."""
+
+    start: int
+    core: str
+    other: str
+    prior: float  # log-odds of the second engine's confidence minus the first's, weighted
+
+
+def pairs(line: str, reading: LineReading) -> list[Pair]:
+    """The words of ``line`` that ``reading`` reads otherwise, left to right.
 
     Words are aligned one to one inside runs that both readings split alike; a run where the
     two split the text differently is left alone. Differences of case or of edge punctuation
-    only, and changes the numbers rule forbids (module docstring), are not disagreements.
+    only are no difference.
     """
     tokens = list(_TOKEN.finditer(line))
     if not tokens or not reading.words:
@@ -63,29 +73,61 @@ def disagreements(line: str, reading: LineReading,
             _, other = strip_token(reading.words[j])
             if not core or not other or core.lower() == other.lower():
                 continue
-            if not may_replace(core, other, known):
-                continue
-            start = tokens[i].start() + left
             prior = PRIOR_WEIGHT * (_log_odds(_at(reading.confidences, j))
                                     - _log_odds(_at(reading.own, i)))
-            found.append(Suspect(start, start + len(core), core, (other,), "second-reading",
-                                 round(prior, 3)))
+            found.append(Pair(tokens[i].start() + left, core, other, round(prior, 3)))
     return found
+
+
+def disagreements(line: str, reading: LineReading,
+                  known: Container[str] | None = None) -> list[Suspect]:
+    """The words ``reading`` reads otherwise (``pairs``) that the numbers rule lets it
+    replace (``may_replace``), each with the other reading as its one alternative (kind
+    ``"second-reading"``)."""
+    return [Suspect(p.start, p.start + len(p.core), p.core, (p.other,), "second-reading",
+                    p.prior)
+            for p in pairs(line, reading) if may_replace(p.core, p.other, known)]
+
+
+def agreeing(suspects: list[Suspect], line: str, reading: LineReading) -> list[Suspect]:
+    """``suspects`` without the digit fixes the second reading contradicts: a letter read
+    for a digit (``1O.00`` -> ``10.00``, kind ``"number"``) is fixed only into the digits
+    the other engine read there, when it read that word otherwise (``S8.20`` stays when
+    Tesseract has ``$8.20``)."""
+    others = {p.start: p.other for p in pairs(line, reading)}
+    out = []
+    for suspect in suspects:
+        other = others.get(suspect.start)
+        if suspect.kind == "number" and other is not None:
+            kept = tuple(a for a in suspect.alternatives if digits(a) == digits(other))
+            if not kept:
+                continue
+            suspect = dataclasses.replace(suspect, alternatives=kept)
+        out.append(suspect)
+    return out
+
+
+def disputed(line: str, reading: LineReading) -> list[Pair]:
+    """The words of ``line`` whose digits the second reading reads otherwise
+    (``04-05-2013`` against ``G4-04-2018``): a value read from one of them is flagged, never
+    valid, whatever the corrector did (``inbox_ocr.fields``)."""
+    return [p for p in pairs(line, reading) if digits(p.core) != digits(p.other)]
+
+
+def digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
 
 
 def may_replace(ours: str, theirs: str, known: Container[str] | None = None) -> bool:
     """The numbers rule: may the second reading's word ``theirs`` replace ``ours``?
 
     - a word without digits may become another word without digits;
-    - a word with digits that is no well-formed value (``Tota1``, ``2.B0``, ``RN12.50``) may
+    - a word with digits that is no well-formed value (``Tota1``, ``RN12.50``) may
       change its letters (``RM12.50``); lose its digits only to become a known word of
       ``known``, each digit read as a letter the confusion tables pair with it (``Total``;
-      ``CASHIER3`` never becomes ``cashiers``); and gain digits only where its own letters
-      are the tables' readings of them (``B`` for ``8``) and the result is a well-formed
-      value (``2.80``): both engines then agree on every digit but the glyph the first
-      misread;
-    - a well-formed number, amount, date or time never changes, and nothing else gains a
-      digit.
+      ``CASHIER3`` never becomes ``cashiers``); it never gains one: ``S8.20`` is as likely
+      ``$8.20`` as ``58.20`` (SROIE train 030);
+    - a well-formed number, amount, date or time never changes, and nothing gains a digit.
     """
     our_digits = [ch for ch in ours if ch.isdigit()]
     if not our_digits:
@@ -95,9 +137,7 @@ def may_replace(ours: str, theirs: str, known: Container[str] | None = None) -> 
     if not any(ch.isdigit() for ch in theirs):
         return known is not None and theirs.lower() in known and _confused(
             ours, theirs, DIGIT_AS_LETTERS)
-    if _LETTERS.sub("a", ours) == _LETTERS.sub("a", theirs):
-        return True
-    return is_well_formed_value(theirs) and _confused(ours, theirs, LETTER_AS_DIGIT)
+    return _LETTERS.sub("a", ours) == _LETTERS.sub("a", theirs)
 
 
 def _confused(a: str, b: str, table: Mapping[str, str]) -> bool:

@@ -232,6 +232,8 @@ class LlamaScorer:
             raise ConfigError("llm.model_path", f"{path.name} is a recurrent or hybrid model, "
                               "whose state cannot be shared between scored texts; use a "
                               "transformer GGUF")
+        # A context of our own, through llama-cpp-python's internals (the version is pinned in
+        # pyproject.toml): its high-level Llama allows one sequence only.
         self._cells = 4 * self._settings.context_size
         own = self._llm.context_params  # the settings Llama chose, with room for sequences
         params = type(own).from_buffer_copy(own)

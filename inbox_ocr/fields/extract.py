@@ -83,8 +83,17 @@ def extract_fields(pages: Sequence[PageInput], *, today: date) -> Fields:
     lines = _lines(pages)
     locale = _detect_locale(lines)
     found: dict[str, Field] = {}
+    disputes: dict[tuple[int, int], list[tuple[str, str]]] = {}
+    for page in pages:
+        for line_number, word, other in page.disputed:
+            disputes.setdefault((page.number, line_number), []).append((word, other))
 
     def put(name: str, hit: _Hit, value: str, problem: str | None) -> None:
+        printed = hit.line.text[hit.start:hit.end]
+        for word, other in disputes.get((hit.line.page, hit.line.number), ()):
+            if problem is None and printed and (printed in word or word in printed):
+                problem = (f"engines-disagree: {word!r} is {other!r} in the second OCR "
+                           "reading of the line")
         conf = hit.line.confidence(hit.start, hit.end)
         if problem is None and conf is not None and conf < MIN_WORD_CONFIDENCE:
             problem = f"low-ocr-confidence: the engine was {conf:.0f}% sure of these characters"

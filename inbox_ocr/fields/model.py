@@ -28,12 +28,15 @@ class PageInput:
     None) or (word, confidence, box) in reading order as the OCR engine gave them, the box
     ``(x0, y0, x1, y1)`` in page pixels or None; used only when they line up one to one with the
     whitespace-separated tokens of ``text`` (the corrector replaces tokens one for one),
-    otherwise confidences and positions count as unknown.
+    otherwise confidences and positions count as unknown. disputed: ``(line, word, other)``
+    for each word whose digits a second OCR reading of the line reads otherwise
+    (``inbox_ocr.correct.fusion.disputed``): a value read from it is never valid.
     """
 
     number: int
     text: str
     words: tuple[tuple[str, float | None] | tuple[str, float | None, Box | None], ...] = ()
+    disputed: tuple[tuple[int, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -422,6 +422,20 @@ def test_low_ocr_confidence_makes_a_field_not_valid() -> None:
     assert bad.confidence < good.confidence
 
 
+def test_a_value_the_two_ocr_readings_read_with_other_digits_is_never_valid() -> None:
+    text = "Invoice No: 1001\nDate: 2018-05-04\nSubtotal: 10.00\nTax: 2.00\nTotal: 12.00"
+    agreed = extract_fields([PageInput(1, text)], today=TODAY)
+    disputed = extract_fields([PageInput(1, text, (), ((5, "12.00", "12.80"),
+                                                       (2, "2018-05-04", "2013-05-04")))],
+                              today=TODAY)
+    for name in ("total", "invoice_date"):
+        good, bad = agreed.get(name), disputed.get(name)
+        assert good is not None and good.valid
+        assert bad is not None and not bad.valid and bad.value == good.value
+        assert bad.reason is not None and bad.reason.startswith("engines-disagree")
+    assert "'12.00' is '12.80'" in str(disputed.get("total"))
+
+
 def test_fields_across_pages_and_json_shape() -> None:
     fields = fields_of("Northwind Traders GmbH\nInvoice No: NW-7731\nPage 1 of 2",
                        "Invoice No: NW-7731\nTotal EUR 1,510.40\nGrand Total EUR 1,510.40")

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from inbox_ocr.correct.confusion import find_suspects
 from inbox_ocr.correct.corrector import ConfusionCorrector, window_end
-from inbox_ocr.correct.fusion import disagreements, may_replace
+from inbox_ocr.correct.fusion import agreeing, disagreements, disputed, may_replace
 from inbox_ocr.correct.lexicon import Lexicon
 from inbox_ocr.records import LineReading
 
@@ -51,9 +52,8 @@ def test_case_punctuation_and_split_differences_are_no_disagreements() -> None:
     ("PJU6A", "PJUGA", False),          # a code: no known word
     ("RN12.50", "RM12.50", True),       # the letters of a malformed number change
     ("2D", "2", False),                 # ... never by losing one
-    ("2.B0", "2.80", True),             # B read for 8, and both agree on the other digits
-    ("2.B0", "2.90", False),            # 9 is not B's digit
-    ("S8.20", "58.20", True),
+    ("2.B0", "2.80", False),            # never gains a digit on the other engine's say-so
+    ("S8.20", "58.20", False),          # ... "S" is as likely "$" (SROIE train 030)
     ("Total", "Tota1", False),          # a word never gains a digit
     ("ROAD", "R0AD", False),
     ("St:8282", "Sty", False),
@@ -110,3 +110,20 @@ def test_alternatives_are_scored_on_the_line_up_to_the_next_word() -> None:
     assert line[:window_end(line, 6)] == "Amcunt due"
     assert window_end(line, len(line)) == len(line)
     assert line[:window_end(line, 6, words=2)] == "Amcunt due now"
+
+
+def test_a_digit_fix_the_second_reading_contradicts_is_no_candidate() -> None:
+    line = "Nett Total: S8.20   CASH 1O.00"
+    suspects = find_suspects(line)
+    assert [(x.token, x.alternatives) for x in suspects] == [("S8.20", ("58.20",)),
+                                                              ("1O.00", ("10.00",))]
+    second = reading("Nett", "Total:", "$8.20", "CASH", "10.00")
+    assert [(x.token, x.alternatives) for x in agreeing(suspects, line, second)] == [
+        ("1O.00", ("10.00",))]
+
+
+def test_words_whose_digits_the_readings_disagree_on_are_disputed() -> None:
+    line = "REG C01 04-05-2013 16:07"
+    found = disputed(line, reading("REG", "Col", "G4-04-2018", "16:07"))
+    assert [(p.core, p.other) for p in found] == [("C01", "Col"), ("04-05-2013", "G4-04-2018")]
+    assert disputed("Total 5.00", reading("Total", "5.00")) == []
