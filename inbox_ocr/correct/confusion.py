@@ -19,7 +19,8 @@ DIGIT_AS_LETTERS = {"0": "oO", "1": "lIi", "5": "sS", "8": "B", "2": "zZ", "6": 
 LETTER_AS_DIGIT = {"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "i": "1", "|": "1",
                    "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6"}
 
-_TOKEN = re.compile(r"\S+")
+#: A token: a run of non-space characters (the corrector works token by token).
+TOKEN = re.compile(r"\S+")
 _EDGE_PUNCT = "\"'()[]{}<>,;:!?*"
 # Well-formed values: frozen.
 _NUMBER = re.compile(r"^[-+]?(\d{1,3}([,.\s]\d{3})+|\d+)([.,]\d{1,4})?%?$")
@@ -68,7 +69,7 @@ def find_suspects(line: str, known: Container[str] | None = None) -> list[Suspec
     ``known`` (a lexicon, ``inbox_ocr.correct.lexicon``): a digit may become a letter only
     where the result is a known word (``Inv0ice`` -> ``Invoice``; ``PJU6A`` stays)."""
     suspects = []
-    for match in _TOKEN.finditer(line):
+    for match in TOKEN.finditer(line):
         left, core = strip_token(match.group())
         if not core or is_well_formed_value(core):
             continue

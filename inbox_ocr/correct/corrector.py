@@ -9,13 +9,12 @@ its candidates. The daemon itself talks to that process through
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Container, Sequence
 from typing import Protocol
 
-from inbox_ocr.correct.confusion import Suspect, find_suspects, replace
-from inbox_ocr.correct.fusion import agreeing, disagreements
+from inbox_ocr.correct.confusion import TOKEN, Suspect, find_suspects, replace
+from inbox_ocr.correct.fusion import agreeing, disagreements, pairs
 from inbox_ocr.records import Correction, LineReading, PageCorrection
 
 
@@ -66,16 +65,13 @@ class Scorer(Protocol):
 #: An alternative is scored on the line up to this many words after it: what follows further
 #: barely changes which alternative wins, and costs a model evaluation per token.
 WINDOW_WORDS = 1
-_WORD = re.compile(r"\S+")
 
 
 def window_end(line: str, end: int, words: int | None = None) -> int:
     """Where the scored part of ``line`` ends for a suspect ending at ``end``: after the
     ``WINDOW_WORDS``-th word that follows it (the line's end when fewer follow)."""
     count = WINDOW_WORDS if words is None else words
-    if count <= 0:
-        return end
-    for index, match in enumerate(_WORD.finditer(line, end)):
+    for index, match in enumerate(TOKEN.finditer(line, end)):
         if index + 1 >= count:
             return match.end()
     return len(line)
@@ -86,9 +82,10 @@ class ConfusionCorrector:
     clearly more plausible.
 
     For each line, the suspicious tokens (``inbox_ocr.correct.confusion``) and the words a
-    second engine read otherwise (``inbox_ocr.correct.fusion``) are tried one at a time: each
-    alternative is scored in its line context (plus its prior: the engines' confidences), and
-    the best one replaces the token only when it beats the line as read by at least
+    second engine read otherwise (``inbox_ocr.correct.fusion``) become alternatives; all of
+    a line's are scored together (``Scorer.score_many``), each in its line up to the word
+    after it and against the line as read, plus its prior (the engines' confidences). The
+    best one of a token replaces it only when it beats the line as read by at least
     ``margin`` nats. Well-formed numbers, amounts, dates and identifiers are never candidates,
     and a second reading never changes a digit. Runs on one thread (in the model process).
     """
@@ -109,8 +106,8 @@ class ConfusionCorrector:
         corrections: list[Correction] = []
         suspects = find_suspects(line, self._known)
         if reading is not None:
-            suspects = agreeing(suspects, line, reading)
-            suspects += disagreements(line, reading, self._known)
+            found = pairs(line, reading)
+            suspects = agreeing(suspects, found) + disagreements(found, self._known)
         if not suspects:
             return line, corrections
         by_span: dict[tuple[int, int], list[Suspect]] = {}

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 
 from inbox_ocr.correct.confusion import (
     DIGIT_AS_LETTERS,
+    TOKEN,
     Suspect,
     is_well_formed_value,
     strip_token,
 )
 from inbox_ocr.records import LineReading
 
-_TOKEN = re.compile(r"\S+")
 _LETTERS = re.compile(r"[^\W\d_]")
 #: The prior's weight: nats per unit of log-odds between the two engines' confidences.
 PRIOR_WEIGHT = 1.0
@@ -58,7 +58,7 @@ def pairs(line: str, reading: LineReading) -> list[Pair]:
     two split the text differently is left alone. Differences of case or of edge punctuation
     only are no difference.
     """
-    tokens = list(_TOKEN.finditer(line))
+    tokens = list(TOKEN.finditer(line))
     if not tokens or not reading.words:
         return []
     ours = [t.group().lower() for t in tokens]
@@ -79,22 +79,21 @@ def pairs(line: str, reading: LineReading) -> list[Pair]:
     return found
 
 
-def disagreements(line: str, reading: LineReading,
-                  known: Container[str] | None = None) -> list[Suspect]:
-    """The words ``reading`` reads otherwise (``pairs``) that the numbers rule lets it
+def disagreements(found: list[Pair], known: Container[str] | None = None) -> list[Suspect]:
+    """The words a second reading reads otherwise (``pairs``) that the numbers rule lets it
     replace (``may_replace``), each with the other reading as its one alternative (kind
     ``"second-reading"``)."""
     return [Suspect(p.start, p.start + len(p.core), p.core, (p.other,), "second-reading",
                     p.prior)
-            for p in pairs(line, reading) if may_replace(p.core, p.other, known)]
+            for p in found if may_replace(p.core, p.other, known)]
 
 
-def agreeing(suspects: list[Suspect], line: str, reading: LineReading) -> list[Suspect]:
+def agreeing(suspects: list[Suspect], found: list[Pair]) -> list[Suspect]:
     """``suspects`` without the digit fixes the second reading contradicts: a letter read
     for a digit (``1O.00`` -> ``10.00``, kind ``"number"``) is fixed only into the digits
     the other engine read there, when it read that word otherwise (``S8.20`` stays when
-    Tesseract has ``$8.20``)."""
-    others = {p.start: p.other for p in pairs(line, reading)}
+    Tesseract has ``$8.20``). ``found``: the line's ``pairs``."""
+    others = {p.start: p.other for p in found}
     out = []
     for suspect in suspects:
         other = others.get(suspect.start)
@@ -129,12 +128,11 @@ def may_replace(ours: str, theirs: str, known: Container[str] | None = None) -> 
       ``$8.20`` as ``58.20`` (SROIE train 030);
     - a well-formed number, amount, date or time never changes, and nothing gains a digit.
     """
-    our_digits = [ch for ch in ours if ch.isdigit()]
-    if not our_digits:
-        return not any(ch.isdigit() for ch in theirs)
+    if not digits(ours):
+        return not digits(theirs)
     if is_well_formed_value(ours):
         return False
-    if not any(ch.isdigit() for ch in theirs):
+    if not digits(theirs):
         return known is not None and theirs.lower() in known and _confused(
             ours, theirs, DIGIT_AS_LETTERS)
     return _LETTERS.sub("a", ours) == _LETTERS.sub("a", theirs)

@@ -146,7 +146,7 @@ def _packaged_model(folder: Path | None) -> Path:
                           f"{exc.strerror or exc}") from exc
 
 
-def _shared_prefix(a: Any, b: list[int]) -> int:
+def _shared_prefix(a: list[int], b: list[int]) -> int:
     """How many leading tokens ``a`` and ``b`` have in common."""
     count = 0
     for x, y in zip(a, b, strict=False):
@@ -271,8 +271,7 @@ class LlamaScorer:
             self._ctx.kv_cache_seq_rm(0, redo, -1)
             (new,) = self._decode([(0, seq, redo)])
             self._tokens = seq
-            # index i: the log-probability of token i (token 0, the BOS, is given: 0)
-            self._logprobs = (self._logprobs[:redo + 1] if redo else [0.0]) + new
+            self._logprobs = self._after(redo, new)
         return _total(self._logprobs[self._start:len(seq)])
 
     def score_many(self, texts: Sequence[str]) -> list[float]:
@@ -303,11 +302,16 @@ class LlamaScorer:
                 self._ctx.kv_cache_seq_cp(0, lane, 0, redo)
                 items.append((lane, seq, redo))
             for (index, _seq, redo), new in zip(group, self._decode(items), strict=True):
-                head = self._logprobs[:redo + 1] if redo else [0.0]
-                out[index] = _total((head + new)[self._start:])
+                out[index] = _total(self._after(redo, new)[self._start:])
             for lane in range(1, len(group) + 1):
                 self._ctx.kv_cache_seq_rm(lane, -1, -1)
         return [out[index] for index in range(len(texts))]
+
+    def _after(self, redo: int, new: list[float]) -> list[float]:
+        """The log-probability of each token of a text evaluated from position ``redo``:
+        index i is token i's; those up to ``redo`` are the cached text's (token 0, the BOS,
+        is given: 0), then ``new``."""
+        return (self._logprobs[:redo + 1] if redo else [0.0]) + new
 
     def _tokens_of(self, text: str) -> list[int]:
         tokens: list[int] = self._prompt + self._llm.tokenize(text.encode("utf-8"),

@@ -8,7 +8,7 @@ import pytest
 
 from inbox_ocr.correct.confusion import find_suspects
 from inbox_ocr.correct.corrector import ConfusionCorrector, window_end
-from inbox_ocr.correct.fusion import agreeing, disagreements, disputed, may_replace
+from inbox_ocr.correct.fusion import agreeing, disagreements, disputed, may_replace, pairs
 from inbox_ocr.correct.lexicon import Lexicon
 from inbox_ocr.records import LineReading
 
@@ -22,23 +22,25 @@ def reading(*words: str, theirs: float | None = None, ours: float | None = None
 
 def test_disagreeing_words_become_candidates_with_the_engines_confidence_as_prior() -> None:
     line = "Amcunt:   RM 12.50"
-    found = disagreements(line, reading("Amount:", "RM", "12.50", theirs=90.0, ours=50.0))
+    found = disagreements(pairs(line, reading("Amount:", "RM", "12.50", theirs=90.0,
+                                              ours=50.0)))
     assert [(s.token, s.alternatives, s.kind) for s in found] == [
         ("Amcunt", ("Amount",), "second-reading")]
     assert line[found[0].start:found[0].end] == "Amcunt"  # the edge colon stays
     assert found[0].prior > 2  # Tesseract sure, RapidOCR unsure: the prior favours it
-    unsure = disagreements(line, reading("Amount:", "RM", "12.50", theirs=50.0, ours=90.0))
+    unsure = disagreements(pairs(line, reading("Amount:", "RM", "12.50", theirs=50.0,
+                                               ours=90.0)))
     assert unsure[0].prior < -2
     # no confidence from an engine: no opinion
-    assert disagreements(line, reading("Amount:", "RM", "12.50"))[0].prior == 0.0
+    assert disagreements(pairs(line, reading("Amount:", "RM", "12.50")))[0].prior == 0.0
 
 
 def test_case_punctuation_and_split_differences_are_no_disagreements() -> None:
-    assert disagreements("TOTAL: 5.00", reading("Total", "5.00")) == []
+    assert disagreements(pairs("TOTAL: 5.00", reading("Total", "5.00"))) == []
     # the engines split the words differently: left alone
-    assert disagreements("SDNBHD 5.00", reading("SDN", "BHD", "5.00")) == []
-    assert disagreements("", reading("x")) == []
-    assert disagreements("TOTAL", LineReading((), (), ())) == []
+    assert disagreements(pairs("SDNBHD 5.00", reading("SDN", "BHD", "5.00"))) == []
+    assert disagreements(pairs("", reading("x"))) == []
+    assert disagreements(pairs("TOTAL", LineReading((), (), ()))) == []
 
 
 @pytest.mark.parametrize(("ours", "theirs", "allowed"), [
@@ -118,7 +120,7 @@ def test_a_digit_fix_the_second_reading_contradicts_is_no_candidate() -> None:
     assert [(x.token, x.alternatives) for x in suspects] == [("S8.20", ("58.20",)),
                                                               ("1O.00", ("10.00",))]
     second = reading("Nett", "Total:", "$8.20", "CASH", "10.00")
-    assert [(x.token, x.alternatives) for x in agreeing(suspects, line, second)] == [
+    assert [(x.token, x.alternatives) for x in agreeing(suspects, pairs(line, second))] == [
         ("1O.00", ("10.00",))]
 
 
