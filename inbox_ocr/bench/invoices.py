@@ -2,13 +2,15 @@
 ``bench fields`` (issue 18). Deterministic by seed.
 
 Each invoice is one A4 page in one of the supported languages (English, French, German,
-Polish, Dutch, Spanish, Italian, Portuguese) and one of four layouts:
+Polish, Dutch, Spanish, Italian, Portuguese) and one of five layouts:
 
 - ``inline``: ``Label: value`` lines;
 - ``header-row``: the labels in a row, their values in the row below (``Invoice Number
   Invoice Date   Due Date`` over ``INV/2023/03/0008   03/20/2023   04/04/2023``);
 - ``two-column``: a block of labels on the left, their values in a column on the right;
-- ``table``: item lines in a table, the totals in the footer under their labels.
+- ``table``: item lines in a table, the totals in the footer under their labels;
+- ``unlabelled-number``: the invoice number printed without its label, on the invoice
+  date's line (``VF1005193039   Date: 05/06/2015``).
 
 Every invoice prints a due date beside the invoice date and an item table; some carry a
 rotated ``PAID`` stamp. Numbers follow the language's conventions (``1.234,56`` in German,
@@ -32,7 +34,7 @@ from PIL import Image, ImageDraw, ImageFont
 MANIFEST = "manifest.json"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 PAGE = (1654, 2339)  # A4 at 200 dpi
-LAYOUTS = ("inline", "header-row", "two-column", "table")
+LAYOUTS = ("inline", "header-row", "two-column", "table", "unlabelled-number")
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,9 @@ def render(invoice: Invoice) -> Image.Image:
     elif invoice.layout == "two-column":
         for label, value in ((lang.number, number), (lang.issued, issued), (lang.due, due)):
             row((140, label), (900, value))
+    elif invoice.layout == "unlabelled-number":
+        row((140, number), (700, f"{lang.issued}: {issued}"))
+        row((700, f"{lang.due}: {due}"))
     else:
         row((140, f"{lang.number}: {number}"))
         row((140, f"{lang.issued}: {issued}"), (900, f"{lang.due}: {due}"))

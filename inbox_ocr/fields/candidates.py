@@ -70,6 +70,42 @@ def _invoice_numbers(lines: Sequence[_Line]) -> list[_Hit]:
     return hits
 
 
+# An identifier as documents print their numbers: letters then at least four digits
+# (``VF1005193039``, ``INV-2024-0042``), or six digits and more; not part of a longer token.
+_DOCUMENT_ID = re.compile(r"(?<![\w/.:,-])([A-Z]{1,4}[-/]?\d{4,}(?:[-/]\d+)*|\d{6,})"
+                          r"(?![\w/.:,%-])")
+# Document titles an unlabelled number may follow on their line ("FACTURE VF1005193039").
+_TITLE = re.compile(r"(?<![\w])(?:tax\s*)?(?:invoice|facture|rechnung|faktura|factuur|factura"
+                    r"|fattura|fatura)(?![\w])", re.IGNORECASE)
+# Lines whose long numbers are something else.
+_NOT_DOCUMENT_ID = re.compile(r"tel|fax|phone|mobile|iban|bic|swift|vat|tva|btw|gst|tax\s*id"
+                              r"|siret|siren|kvk|ust|nip|reg|account|konto|compte|order|po\b",
+                              re.IGNORECASE)
+UNLABELLED_NUMBER_WEIGHT = 0.4
+
+
+def _unlabelled_numbers(lines: Sequence[_Line],
+                        dated: Sequence[tuple[_Line, re.Match[str]]]) -> list[_Hit]:
+    """No label names the invoice number: an identifier printed on the invoice date's line
+    (``VF1005193039   Date: 05/06/2015``) or after the document's title on its line, as a
+    weak candidate (never valid). ``dated``: the lines with an invoice date label, and the
+    label's match."""
+    hits = []
+    places = [(line, m.start(), m.end()) for line, m in dated]
+    places += [(line, m.start(), m.end()) for line in lines
+               for m in [_TITLE.search(line.text)] if m is not None]
+    for line, start, end in places:
+        if _NOT_DOCUMENT_ID.search(line.text):
+            continue
+        dates = find_dates(line.text, True, date(2000, 1, 1))
+        for m in _DOCUMENT_ID.finditer(line.text):
+            if start <= m.start() < end or any(d.start <= m.start() < d.end for d in dates):
+                continue
+            hits.append(_Hit(line, UNLABELLED_NUMBER_WEIGHT, m.group(1), m.start(1), m.end(1)))
+            break
+    return hits
+
+
 def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]]],
                locale: Locale, today: date, *, unlabelled: bool,
                skip: re.Pattern[str] | None) -> list[tuple[_Hit, DateReading]]:
@@ -173,7 +209,7 @@ def _plain_amounts(lines: Sequence[_Line], pattern: re.Pattern[str],
                    locale: Locale) -> list[tuple[_Line, Decimal]]:
     out = []
     for line in lines:
-        if pattern.search(line.text):
+        if pattern.search(line.view or line.text):  # "Chenge", "Casb"
             last = _last_number(line.text, 0)
             if last is None:
                 cents = _CENTS_ONLY_RE.search(line.text)

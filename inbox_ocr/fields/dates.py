@@ -29,6 +29,9 @@ for _n, _names in enumerate([
 ], 1):
     for _name in _names.split():
         _MONTHS[_name] = _n
+# Month names as OCR reads them with a zero for the O ("10 0CT 2017").
+_MONTHS.update({"0ct": 10, "0ctober": 10, "0kt": 10, "0ktober": 10, "n0v": 11,
+                "n0vember": 11})
 _MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 
 _DATE_RES = [
@@ -36,9 +39,11 @@ _DATE_RES = [
     ("num", re.compile(r"(?<![\d.])(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})(?!\d)")),
     # "5 de marzo de 2024" (Spanish, Portuguese) as well as "5 March 2024", "5-Mar-24".
     ("dmy", re.compile(rf"(?<![\w])(\d{{1,2}})\.?(?:st|nd|rd|th|er)?[\s\-/]*(?:de\s+)?"
-                       rf"({_MONTH})\.?[\s\-/,]*(?:de\s+)?(\d{{4}}|\d{{2}})(?!\d)",
+                       rf"({_MONTH})\.?[\s\-/,]*(?:de\s+)?"
+                       # the year, or a year that OCR ran into the time ("29 Mar 201818:19")
+                       r"(\d{4}(?=\d{1,2}:\d{2})|\d{4}(?!\d)|\d{2}(?!\d))",
                        re.IGNORECASE)),
-    ("mdy", re.compile(rf"(?<![\w])({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*"
+    ("mdy", re.compile(rf"(?<![\w])({_MONTH})\.?\s+(\d{{1,2}})(?!\d)(?:st|nd|rd|th)?\s*,?\s*"
                        r"(\d{4})(?!\d)", re.IGNORECASE)),
 ]
 

@@ -20,7 +20,8 @@ The rule is the accounting users' one: a flagged raw value beats a wrong correct
 - labels are found in English, French, German, Polish, Malay, Dutch, Spanish, Italian and
   Portuguese, also when OCR damaged one of their characters (``Gesamibetrag``); a value
   found without a proper label (a total that is only the largest amount printed with a
-  currency, an invoice number under ``Booking ID``) is never ``valid``.
+  currency, an invoice number under ``Booking ID`` or printed on the date's line with no
+  label at all) is never ``valid``.
 
 Nothing here invents a value: every value is taken from one line of the text, whose text is
 kept in ``source``. ``today`` is injected (dates are checked against a plausible range)."""
@@ -38,6 +39,7 @@ from inbox_ocr.fields.candidates import (
     _invoice_numbers,
     _last_number,
     _plain_amounts,
+    _unlabelled_numbers,
 )
 from inbox_ocr.fields.identifiers import (
     _CURRENCY_CODES,
@@ -130,6 +132,12 @@ def _best(hits: Sequence[_Hit]) -> list[_Hit]:
 def _pick_invoice_number(lines: Sequence[_Line], put: _Put) -> None:
     best = _best(_invoice_numbers(lines))
     if not best:
+        dated = [(line, m) for line, _w, m in _label_hits(lines, _INVOICE_DATE)]
+        best = _unlabelled_numbers(lines, dated)[:1]
+        if best:
+            put("invoice_number", best[0], best[0].text,
+                "weak-label: no 'invoice number' label; an identifier printed on the invoice "
+                "date's line or after the document's title")
         return
     hit = best[0]
     values = {h.text.lstrip("#") for h in best}

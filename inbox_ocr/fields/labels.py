@@ -63,9 +63,10 @@ _TOTAL = _labels(
           r"|totaalbedrag|total\s*a\s*pagar|importe\s*total|total\s*factura"
           r"|totale\s*(?:fattura|documento|da\s*pagare)|valor\s*total|total\s*a\s*pagar"),
     (1.0, r"total\s*(?:sales\s*)?\(?[^)\d]{0,12}incl\w*|total\s*amount|total\s*brutto"
+          r"|total\s*with\s*(?:gst|sst|vat|tax)|amount\s*incl\w*"
           r"|suma\s*brutto|warto[śs][ćc]\s*brutto"),
-    # "Tota1", "Totat": OCR misreads of the label itself.
-    (0.8, r"tota[l1It]|jumlah|razem|summe|gesamt|montant\s*total|net+\s*amt|totaal|totale"),
+    # "Tota1", "Totat", "IUIAL" (a dot-matrix TOTAL): OCR misreads of the label itself.
+    (0.8, r"tota[l1It]|iuial|jumlah|razem|summe|gesamt|montant\s*total|net+\s*amt|totaal|totale"),
 )
 # Lines that hold another total (quantity, tax, before tax...): only for the plain labels.
 _NOT_TOTAL = re.compile(
@@ -91,7 +92,7 @@ _TAX = _labels(
 _NOT_TAX = re.compile(
     r"invoice|id\b|no\b|nr\b|reg|number|code|summary|incl|exclud|excl|inclus|included|rate"
     r"|taxable|\btin\b|ust-?id|ustid|identif|intracom|n\s?[°º]|numéro|num[ée]ro|payer|st\.?-?nr|steuer-?nr"
-    r"|sub|total\s*(?:sales|amount)|btw-?\s*(?:nr|nummer|id)|nummer|partita|p\.\s*iva|nif|cif"
+    r"|sub|total\s*(?:sales|amount|with)|btw-?\s*(?:nr|nummer|id)|nummer|partita|p\.\s*iva|nif|cif"
     r"|contribuinte", re.IGNORECASE)
 _ROUNDING = re.compile(r"round|arrondi|rundung|zaokr|pelarasan|penggenapan", re.IGNORECASE)
 _CASH = re.compile(r"^\W*(?:cash|tunai|paid|esp[èe]ces|bar|got[óo]wka|amount\s*paid|tendered"

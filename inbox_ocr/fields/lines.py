@@ -98,6 +98,10 @@ _LABEL_WORDS = frozenset({
 })
 
 
+# A misread vowel for a vowel ("Totel") cannot make another label word of a short one either.
+_VOWELS = frozenset("aeou")
+
+
 def label_view(text: str) -> str:
     """``text`` with each word that is one misread character away from a label word
     (``Gesamibetrag``, ``Tota2``) replaced by that word; same length, so spans found in the
@@ -113,8 +117,9 @@ def label_view(text: str) -> str:
             diff = [i for i, (a, b) in enumerate(zip(lowered, label, strict=True)) if a != b]
             if len(diff) != 1:
                 continue
-            bad = lowered[diff[0]]
-            if len(word) > 5 or not bad.isalpha() or bad in "iltj":
+            bad, good = lowered[diff[0]], label[diff[0]]
+            if (len(word) > 5 or not bad.isalpha() or bad in "iltj"
+                    or (bad in _VOWELS and good in _VOWELS)):  # "Totel"
                 return label
         return word
     return re.sub(r"[^\s:;.,|()]+", repair, text)

@@ -20,6 +20,7 @@ Pure functions: no engine, no I/O.
 from __future__ import annotations
 
 import difflib
+import re
 import statistics
 import unicodedata
 from collections.abc import Callable
@@ -201,9 +202,25 @@ def rebreak(pieces: list[list[Glyph]], reference: str,
     start = 0
     for end in [*breaks, len(glyphs)]:
         if end > start:
-            out.append(glyphs[start:end])
+            piece = glyphs[start:end]
+            if out and _split_cents(out[-1], piece):
+                out[-1] = out[-1] + piece
+            else:
+                out.append(piece)
             start = end
     return out
+
+
+_CENTS = re.compile(r"\d{2}[^\w.,]?")
+
+
+def _split_cents(before: list[Glyph], after: list[Glyph]) -> bool:
+    """Whether a break falls after a number's decimal mark and before its two decimals
+    (``39. 80``): receipt fonts print the mark with wide spacing, and Tesseract then breaks
+    the word there. An amount has no space inside it, so the two pieces are one word."""
+    text = "".join(g.text for g in before)
+    return (len(text) >= 2 and text[-1] in ".," and text[-2].isdigit()
+            and _CENTS.fullmatch("".join(g.text for g in after)) is not None)
 
 
 def _lone_letter(glyphs: list[Glyph]) -> bool:

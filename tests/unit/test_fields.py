@@ -94,6 +94,10 @@ def test_money_keeps_two_places() -> None:
     ("Invoice Date: August 3 , 2014", "2014-08-03"),
     ("Date: Jan 1, 2022", "2022-01-01"),
     ("15-03-18", "2018-03-15"),
+    # OCR damage seen on sroie-train: a zero for the month's O (270), the year run into the
+    # time (057; once read as 20 March 1818).
+    ("DATE       : 10 0CT 2017 TUE", "2017-10-10"),
+    ("29 Mar 201818:19", "2018-03-29"),
 ])
 def test_find_dates(text: str, iso: str) -> None:
     readings = find_dates(text, None, TODAY)
@@ -111,6 +115,8 @@ def test_ambiguous_numeric_date_needs_the_locale() -> None:
 
 def test_impossible_dates_are_not_dates() -> None:
     assert find_dates("31/02/2024", True, TODAY) == []
+    assert find_dates("29 Mar 20181", True, TODAY) == []  # a year with a digit too many
+    assert find_dates("Mar 201818", True, TODAY) == []  # not the 20th, nor the year 1818
 
 
 def test_locale_from_the_text() -> None:
@@ -588,3 +594,42 @@ def test_a_portuguese_series_number_is_read_whole() -> None:
     for text in ("Fatura n.º FT 2024/77\nTotal 12,30 €", "Número da fatura: FT 2024/77"):
         found = fields_of(text).get("invoice_number")
         assert found is not None and found.value == "FT 2024/77", text
+
+
+def test_more_receipt_totals_from_sroie_train() -> None:
+    # 060: a total "with GST" is the total, and not the tax.
+    found = fields_of("Item 2        Total with GST @ 6%        77.20\n"
+                      "Total Saving   0.00        Total       77.20\nCash      100.00\n"
+                      "Change       22.80")
+    total = found.get("total")
+    assert total is not None and (total.value, total.valid) == ("77.20", True)
+    assert found.get("tax") is None
+    # 230: a vowel misread in a short label ("Totel"), a long one ("Chenge").
+    assert label_view("Totel Ant Peyabte :") == "total Ant Peyabte :"
+    total = fields_of("Totel Ant Peyabte :        8.50\nPaid Amount:        100.00\n"
+                      "Chenge :        91.50").get("total")
+    assert total is not None and (total.value, total.valid) == ("8.50", True)
+    # 587: "Amount Incl. GST" ("Anount" as read) beats the amount tendered, which this
+    # receipt labels "Accepted total"; nothing confirms it.
+    total = fields_of("Anount Incl. GST      5.00RM\nAccepted total        10.00 RM\n"
+                      "Change        5.00 RM").get("total")
+    assert total is not None and (total.value, total.valid) == ("5.00", False)
+    # 420: a dot-matrix font whose T reads as I.
+    total = fields_of("SUBIUIAL        2.28\nIUIAL (GSI INLL)        2.28").get("total")
+    assert total is not None and total.value == "2.28"
+
+
+def test_a_number_printed_without_its_label_is_a_weak_candidate_never_valid() -> None:
+    # A held-out French invoice: the number stood on the date's line, with no label.
+    for text, line in (("ACME SARL\nVF1005193039   Date: 05/06/2015\nTotal 12,00 EUR", 2),
+                       ("FACTURE VF1005193039\nDate 05/06/2015", 1)):
+        number = fields_of(text).get("invoice_number")
+        assert number is not None and (number.value, number.line) == ("VF1005193039", line)
+        assert not number.valid and number.reason is not None
+        assert number.reason.startswith("weak-label")
+    # Not a phone number, a date, a time or a register's number; a labelled one wins.
+    for text in ("Tel 0123456789   Date: 05/06/2015", "INVOICE\nDate: 05/06/2015 10:30",
+                 "REG C01  Date 04-05-2013 16:07  456277"):
+        assert fields_of(text).get("invoice_number") is None, text
+    number = fields_of("VF1005193039   Date: 05/06/2015\nInvoice No: 4711").get("invoice_number")
+    assert number is not None and number.value == "4711"

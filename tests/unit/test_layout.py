@@ -88,6 +88,17 @@ def test_rebreak_keeps_its_own_characters_and_breaks_where_the_readings_differ()
         "Item（s）", "Qty"]
 
 
+def test_rebreak_never_splits_an_amount_after_its_decimal_mark() -> None:
+    # A receipt font with a wide decimal point: Tesseract reads "39. 80".
+    pieces = pieces_in_region(region("RM39.80", 0, 0))
+    assert texts(rebreak(pieces, "RM 39. 80")) == ["RM", "39.80"]
+    assert texts(rebreak(pieces_in_region(region("(2.25)", 0, 0)), "(2. 25)")) == ["(2.25)"]
+    # A count before an amount, or a sentence's end before a number, stays two words.
+    assert texts(rebreak(pieces_in_region(region("3.25.00", 0, 0)), "3. 25.00")) == [
+        "3.", "25.00"]
+    assert texts(rebreak(pieces_in_region(region("NO.123", 0, 0)), "NO. 123")) == ["NO.", "123"]
+
+
 def test_assemble_rereads_each_region_for_its_breaks() -> None:
     seen: list[str] = []
 
