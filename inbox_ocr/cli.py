@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "comma-separated ('' = skip)")
     thru.add_argument("--keep", type=Path, help="work in this folder and keep it")
     thru.add_argument("--config", help="config file for [ocr] settings (optional)")
+    thru.add_argument("--receipts", type=Path,
+                      help="only time the daemon's default configuration on this SROIE-style "
+                      "folder's img/ receipts (seconds per receipt, corrector off and on)")
+    thru.add_argument("--limit", type=int, help="with --receipts: the first N receipts")
 
     soak = bench_sub.add_parser(
         "soak", help="drop files while killing the daemon at random; count lost and duplicates")
@@ -188,7 +192,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         tesseract = dataclasses.replace(ocr, engine="tesseract")  # the engine it pins
         bench_throughput(args.pages, args.workers or tesseract.worker_count(), ocr.dpi, ocr.psm,
                          ocr.languages, args.big_pages, args.keep,
-                         [float(mp) for mp in args.page_megapixels.split(",") if mp.strip()])
+                         [float(mp) for mp in args.page_megapixels.split(",") if mp.strip()],
+                         args.receipts, args.limit)
         return ExitCode.OK
     if args.bench == "soak":
         from inbox_ocr.bench.soak import soak

@@ -15,6 +15,9 @@ In one run, on one generated batch (PNGs and multi-page PDFs of invoice-like pag
 - **latency**: one page dropped into an idle daemon, until its ``.json`` is in the outbox,
   against ``stable_seconds`` + one page's OCR time + 0.5 s.
 - **OCRmyPDF** (``ocrmypdf --sidecar``, text only) on the same files, when it is installed.
+- **seconds per receipt** (``--receipts DIR``, in place of everything else): the real daemon
+  in its default configuration (default engine, the packaged model correcting with both
+  readings) on a folder's ``img/`` receipts, against the same daemon with the corrector off.
 - **memory per page size** with the default engine (rapidocr): one OCR worker reading one
   page of each size (``--page-megapixels``) in a fresh process, peak resident memory
   (``ru_maxrss``, start-up included), with and without the cap that reads pages above 16 MP
@@ -182,13 +185,18 @@ def _pss(pid: int) -> int:
 def run_daemon(root: Path, files: list[Path], *, llm: bool, workers: int, dpi: int, psm: int,
                languages: str, stable: float = 0.0) -> dict[str, float]:
     """The real daemon, ``--oneshot``, on copies of ``files``. Returns timings and peak memory."""
+    return run_daemon_with(root, files, CONFIG.format(
+        stable=stable, workers=workers, dpi=dpi, psm=psm, languages=languages,
+        llm="true" if llm else "false"))
+
+
+def run_daemon_with(root: Path, files: list[Path], settings: str) -> dict[str, float]:
+    """``run_daemon`` with these config file contents (paths are added)."""
     shutil.rmtree(root, ignore_errors=True)
     (root / "inbox").mkdir(parents=True)
     for path in files:
         shutil.copy(path, root / "inbox" / path.name)
-    config = scratch.write_config(root, CONFIG.format(
-        stable=stable, workers=workers, dpi=dpi, psm=psm, languages=languages,
-        llm="true" if llm else "false"))
+    config = scratch.write_config(root, settings)
     t0 = time.monotonic()
     proc = scratch.start(config, "--oneshot", stdout=subprocess.PIPE)
     sampler = TreeMemory(proc.pid)
@@ -324,9 +332,39 @@ def page_memory(sizes: list[float], say: Callable[[str], None]) -> None:
             f"{capped['seconds']:.1f} | {raw['found']} / {capped['found']} |")
 
 
+# The daemon's default configuration, but for the inbox's settle time (the files are there).
+RECEIPT_CONFIG = """
+[watch]
+stable_seconds = 0.0
+[llm]
+enabled = {llm}
+"""
+
+
+def receipts(root: Path, dataset: Path, limit: int | None,
+             say: Callable[[str], None]) -> None:
+    """Seconds per receipt of the real daemon in its default configuration (the default
+    engine, the packaged model correcting with both readings) on a folder of receipt images,
+    against the same daemon with the corrector off, in the same run."""
+    files = sorted(p for p in (dataset / "img").iterdir()
+                   if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff"))
+    files = files[:limit] if limit else files
+    say(f"receipts: {len(files)} images from {dataset}, default configuration")
+    baseline = None
+    for llm in (False, True):
+        r = run_daemon_with(root / f"receipts-{'on' if llm else 'off'}", files,
+                            RECEIPT_CONFIG.format(llm="true" if llm else "false"))
+        each = r["seconds"] / len(files)
+        baseline = baseline or each
+        say(f"inbox-ocr corrector {'on ' if llm else 'off'}: {r['seconds']:7.1f} s  "
+            f"{each:.2f} s per receipt  ratio {each / baseline:.2f} x corrector off  "
+            f"(start-up {r['startup']:.1f} s apart, peak memory {r['rss'] / 2**20:.0f} MiB)")
+
+
 def bench_throughput(pages: int, workers: int, dpi: int, psm: int, languages: str,
                      big_pages: int, keep: Path | None,
-                     page_megapixels: list[float] | None = None) -> str:
+                     page_megapixels: list[float] | None = None,
+                     receipt_folder: Path | None = None, limit: int | None = None) -> str:
     root = keep or Path(tempfile.mkdtemp(prefix="inbox-ocr-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     out: list[str] = []
@@ -334,6 +372,12 @@ def bench_throughput(pages: int, workers: int, dpi: int, psm: int, languages: st
     def say(text: str) -> None:
         out.append(text)
         print(text, flush=True)
+
+    if receipt_folder is not None:
+        receipts(root, receipt_folder, limit, say)
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+        return "\n".join(out)
 
     files = make_batch(root / "batch", pages)
     images = rasterise(files, root / "pages", dpi)

@@ -43,3 +43,24 @@ def test_bench_throughput_prints_every_figure(tmp_path: Path) -> None:
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| ") and
                "| 20 |" in line)
     assert row.endswith("| True / True |"), row
+
+
+@pytest.mark.slow
+def test_bench_throughput_times_the_default_daemon_on_receipts(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "set" / "img").mkdir(parents=True)
+    for name in ("receipt-cafe.jpg", "invoice-acme.png"):
+        (tmp_path / "set" / "img" / name).write_bytes((repo / "samples" / name).read_bytes())
+    proc = cli("bench", "throughput", "--receipts", str(tmp_path / "set"), "--keep",
+               str(tmp_path / "bench"), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "receipts: 2 images" in proc.stdout
+    for figure in ("inbox-ocr corrector off", "inbox-ocr corrector on "):
+        line = next(row for row in proc.stdout.splitlines() if row.startswith(figure))
+        assert "s per receipt" in line and "x corrector off" in line, proc.stdout
+    assert "floor" not in proc.stdout  # only the receipts' figure
+    # The corrector really ran: the packaged model corrected the pages.
+    outbox = tmp_path / "bench" / "receipts-on" / "outbox"
+    assert sorted(p.name for p in outbox.glob("*.json")) == ["invoice-acme.json",
+                                                             "receipt-cafe.json"]
+    assert '"llm:' in (outbox / "receipt-cafe.json").read_text()
