@@ -10,7 +10,7 @@ its candidates. The daemon itself talks to that process through
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from inbox_ocr.correct.confusion import TOKEN, Suspect, find_suspects, replace
@@ -55,11 +55,15 @@ class PassThroughCorrector:
 
 class Scorer(Protocol):
     """Log-likelihood of a line of text under a language model (higher is more plausible).
-    ``score_many`` scores several texts at once (one batch for the model)."""
+
+    ``compare_all`` scores groups of texts (a page's lines, each with its variants) in as few
+    model batches as fit, lazily, group by group in order; within a group each score is
+    minus the same constant (the log-likelihood of the tokens the group's texts begin with),
+    so only differences within a group mean anything, and they are those of ``score``."""
 
     def score(self, text: str) -> float: ...
 
-    def score_many(self, texts: Sequence[str]) -> list[float]: ...
+    def compare_all(self, groups: Iterable[Sequence[str]]) -> Iterator[list[float]]: ...
 
 
 #: An alternative is scored on the line up to this many words after it: what follows further
@@ -83,7 +87,7 @@ class ConfusionCorrector:
 
     For each line, the suspicious tokens (``inbox_ocr.correct.confusion``) and the words a
     second engine read otherwise (``inbox_ocr.correct.fusion``) become alternatives; all of
-    a line's are scored together (``Scorer.score_many``), each in its line up to the word
+    a page's are scored together (``Scorer.compare_all``), each in its line up to the word
     after it and against the line as read, plus its prior (the engines' confidences). The
     best one of a token replaces it only when it beats the line as read by at least
     ``margin`` nats. Well-formed numbers, amounts, dates and identifiers are never candidates,
@@ -101,31 +105,34 @@ class ConfusionCorrector:
         self._time_limit = time_limit
         self._clock = clock
 
-    def correct_line(self, page: int, number: int, line: str,
-                     reading: LineReading | None = None) -> tuple[str, list[Correction]]:
-        corrections: list[Correction] = []
+    def _alternatives(self, line: str, reading: LineReading | None,
+                      ) -> tuple[list[str], list[list[tuple[Suspect, str]]]]:
+        """The texts to score for ``line`` (for each suspect's span: the line up to the word
+        after it, then each alternative there) and the alternatives, span by span."""
         suspects = find_suspects(line, self._known)
         if reading is not None:
             found = pairs(line, reading)
             suspects = agreeing(suspects, found) + disagreements(found, self._known)
-        if not suspects:
-            return line, corrections
         by_span: dict[tuple[int, int], list[Suspect]] = {}
         for suspect in suspects:
             by_span.setdefault((suspect.start, suspect.end), []).append(suspect)
-        # Every alternative of the line is scored against the line as read, in one batch
-        # over the cached line (``Scorer.score_many``), on the line up to the word after it.
-        spans = sorted(by_span)
-        self._scorer.score(line[:window_end(line, spans[-1][1])])
         texts: list[str] = []
         options: list[list[tuple[Suspect, str]]] = []
-        for span in spans:
+        for span in sorted(by_span):
             cut = window_end(line, span[1])
             options.append([(suspect, alt) for suspect in by_span[span]
                             for alt in suspect.alternatives])
             texts.append(line[:cut])
             texts += [replace(line[:cut], suspect, alt) for suspect, alt in options[-1]]
-        scores = iter(self._scorer.score_many(texts))
+        return texts, options
+
+    def _decide(self, page: int, number: int, line: str,
+                options: list[list[tuple[Suspect, str]]], scored: list[float],
+                ) -> tuple[str, list[Correction]]:
+        """Apply the alternatives that beat the line as read by the margin (``scored``: the
+        scores of ``_alternatives``' texts, comparable with each other)."""
+        corrections: list[Correction] = []
+        scores = iter(scored)
         decided = []
         for choices in options:
             baseline = next(scores)
@@ -154,14 +161,19 @@ class ConfusionCorrector:
             else [None] * len(lines)
         found: list[Correction] = []
         deadline = None if self._time_limit is None else self._clock() + self._time_limit
-        for index, line in enumerate(lines):
+        plans = [(index, *self._alternatives(line, readings[index]))
+                 for index, line in enumerate(lines)]
+        plans = [plan for plan in plans if plan[1]]  # lines with something to decide
+        # The whole page in as few model batches as fit, scored as the lines are decided.
+        scores = self._scorer.compare_all(texts for _index, texts, _options in plans)
+        for index, _texts, options in plans:
             if deadline is not None and self._clock() >= deadline:
                 return PageCorrection(
                     "\n".join(lines), tuple(found), "corrector_cut_short",
                     f"correction stopped after {self._time_limit:g} s "
                     f"(limits.llm_seconds_per_page) at line {index + 1} of {len(lines)}; "
                     "the rest of the page is raw OCR text")
-            lines[index], corrections = self.correct_line(page, index + 1, line,
-                                                          readings[index])
+            lines[index], corrections = self._decide(page, index + 1, lines[index], options,
+                                                     next(scores))
             found.extend(corrections)
         return PageCorrection("\n".join(lines), tuple(found))

@@ -18,7 +18,8 @@ import contextlib
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -177,10 +178,42 @@ def chat_prompt(llm: Any) -> str:
     return str(formatter(messages=[{"role": "user", "content": CHAT_REQUEST}]).prompt)
 
 
-#: Texts scored together in one llama.cpp batch, each its own sequence over the shared
-#: prefix: a decode of 8 tokens costs 44 ms where 4 decodes of 2 cost 110 ms (Gemma 3 270M,
-#: 2 cores), and a GPU is used well only by large batches.
-MAX_SEQUENCES = 16
+#: Sequences in one llama.cpp decode (``LlamaScorer.compare_all``): every decode costs about
+#: 14 ms before its first token on 2 cores (Gemma 3 270M), and a GPU is used well only by
+#: large batches, so a page's lines are scored together.
+MAX_SEQUENCES = 64
+
+
+@dataclass
+class _Job:
+    """Part of one group of ``compare_all`` for one decode: the group's shared tokens
+    (``common`` of them) and the texts (indexes into ``seqs``) that run in lanes of their own."""
+
+    group: int
+    seqs: list[list[int]]
+    common: int
+    lanes: list[int]
+    size: int  # texts in the group
+    start: int  # the first scored token (after the prompt)
+    first: bool = True
+
+    def sequences(self) -> int:
+        return max(1, len(self.lanes))
+
+    def cells(self) -> int:
+        return self.common + sum(len(self.seqs[i]) - self.common for i in self.lanes)
+
+
+class _Rows:
+    """The model's output rows for some positions of one sequence, with their softmax norms."""
+
+    def __init__(self, logits: Any, log_norm: Any) -> None:
+        self._logits, self._log_norm = logits, log_norm
+
+    def of(self, tokens: Sequence[int]) -> list[float]:
+        """The log-probability of ``tokens[i]`` under row i."""
+        return [float(self._logits[i, token] - self._log_norm[i])
+                for i, token in enumerate(tokens)]
 
 
 def _total(logprobs: Sequence[float]) -> float:
@@ -191,14 +224,14 @@ def _total(logprobs: Sequence[float]) -> float:
 class LlamaScorer:
     """One resident llama.cpp model that scores text by its log-likelihood.
 
-    ``load`` once (start-up, raises StartupError); ``score``/``score_many`` from one thread
+    ``load`` once (start-up, raises StartupError); ``score``/``compare_all`` from one thread
     at a time (the correction stage has exactly one); ``close`` frees the model (the
     tutorial's free_resources).
 
     Scoring runs on a context of its own with up to ``MAX_SEQUENCES`` sequences over one
-    key/value cache: the texts of one ``score_many`` call share the cells of their common
-    prefix (and of the text scored before them), and their remaining tokens are evaluated
-    together in one batch.
+    key/value cache: ``score`` keeps its text in sequence 0 and reuses the tokens it shares
+    with the text scored before it; ``compare_all`` decodes groups of texts together, each
+    group's shared tokens once, in cells that belong to all of its sequences.
     """
 
     def __init__(self, settings: LlmSettings) -> None:
@@ -210,6 +243,7 @@ class LlamaScorer:
         self._prompt: list[int] = []  # tokens before the scored text (BOS, or a chat turn)
         self._tokens: list[int] = []  # sequence 0: what the cache holds
         self._logprobs: list[float] = []  # log-probability of each of those tokens
+        self._known = 0  # how many of them have it (``compare`` keeps none)
         self._cells = 0
         self._start = 1  # the first scored token: after the prompt
 
@@ -261,91 +295,155 @@ class LlamaScorer:
         template to a request to transcribe a line (``chat_prompt``).
 
         The text stays in the cache (sequence 0): only the tokens it does not share with the
-        text scored before it are evaluated, and ``score_many`` builds on it."""
+        text scored before it are evaluated."""
         seq = self._tokens_of(text)
         if len(seq) <= self._start:
             return 0.0
-        shared = _shared_prefix(self._tokens, seq)
+        shared = min(_shared_prefix(self._tokens, seq), self._known)
         if shared < len(seq):
             redo = max(0, shared - 1)  # re-evaluated from here: its logits score the next token
             self._ctx.kv_cache_seq_rm(0, redo, -1)
-            (new,) = self._decode([(0, seq, redo)])
+            (rows,) = self._decode([(seq, redo, range(redo, len(seq) - 1), [0])])
+            self._logprobs = self._logprobs[:redo + 1] if redo else [0.0]
+            self._logprobs += rows.of(seq[redo + 1:])
             self._tokens = seq
-            self._logprobs = self._after(redo, new)
+            self._known = len(seq)
         return _total(self._logprobs[self._start:len(seq)])
 
-    def score_many(self, texts: Sequence[str]) -> list[float]:
-        """``score`` of each text, the ones the cache does not hold evaluated together: in
-        sequences of their own that share the cached text's cells up to where each departs
-        from it, ``MAX_SEQUENCES - 1`` to a batch (one llama.cpp decode). The cache keeps the
-        text ``score`` last scored: score a line, then the line's variants in one call."""
-        out: dict[int, float] = {}
-        todo: list[tuple[int, list[int], int]] = []
-        for index, text in enumerate(texts):
-            seq = self._tokens_of(text)
-            shared = _shared_prefix(self._tokens, seq)
-            if len(seq) <= self._start:
-                out[index] = 0.0
-            elif shared == len(seq):  # the cache holds it all
-                out[index] = _total(self._logprobs[self._start:len(seq)])
-            else:
-                todo.append((index, seq, max(0, shared - 1)))
-        free = self._cells - len(self._tokens)
-        while todo:
-            group = [todo.pop(0)]
-            while (todo and len(group) < MAX_SEQUENCES - 1
-                   and sum(len(s) - r for _i, s, r in group + todo[:1]) <= free):
-                group.append(todo.pop(0))
-            items = []
-            for lane, (_index, seq, redo) in enumerate(group, start=1):
-                self._ctx.kv_cache_seq_rm(lane, -1, -1)
-                self._ctx.kv_cache_seq_cp(0, lane, 0, redo)
-                items.append((lane, seq, redo))
-            for (index, _seq, redo), new in zip(group, self._decode(items), strict=True):
-                out[index] = _total(self._after(redo, new)[self._start:])
-            for lane in range(1, len(group) + 1):
-                self._ctx.kv_cache_seq_rm(lane, -1, -1)
-        return [out[index] for index in range(len(texts))]
+    def compare(self, texts: Sequence[str]) -> list[float]:
+        """``compare_all`` of one group."""
+        return next(self.compare_all([texts]))
 
-    def _after(self, redo: int, new: list[float]) -> list[float]:
-        """The log-probability of each token of a text evaluated from position ``redo``:
-        index i is token i's; those up to ``redo`` are the cached text's (token 0, the BOS,
-        is given: 0), then ``new``."""
-        return (self._logprobs[:redo + 1] if redo else [0.0]) + new
+    def compare_all(self, groups: Iterable[Sequence[str]]) -> Iterator[list[float]]:
+        """For each group of texts (a line and its variants), in order, scores comparable
+        within the group: each text's log-probability past the tokens all of the group's
+        texts share, so that differences between them are differences of ``score``.
+
+        Many groups run in one llama.cpp decode: a group's shared tokens once, belonging to
+        every sequence of the group (the output layer only at the last of them), and each
+        text's own tokens in a sequence of its own, up to ``MAX_SEQUENCES`` sequences and
+        the context's cells per decode. A batch is decoded when its first group's scores are
+        asked for, so a caller that stops early (a time limit) spares the rest."""
+        batch: list[_Job] = []
+        ready: dict[int, list[float]] = {}
+        want = 0
+        seqs_used = cells_used = 0
+        for index, texts in enumerate(groups):
+            for job in self._jobs(index, texts):
+                seqs, cells = job.sequences(), job.cells()
+                if batch and (seqs_used + seqs > MAX_SEQUENCES
+                              or cells_used + cells > self._cells):
+                    self._run(batch, ready)
+                    batch, seqs_used, cells_used = [], 0, 0
+                    while want in ready and want < index:
+                        yield ready.pop(want)
+                        want += 1
+                batch.append(job)
+                seqs_used += seqs
+                cells_used += cells
+        if batch:
+            self._run(batch, ready)
+        while want in ready:
+            yield ready.pop(want)
+            want += 1
+
+    def _jobs(self, index: int, texts: Sequence[str]) -> list[_Job]:
+        """Group ``index`` as decode jobs: its shared tokens and its texts' own, split when
+        they need more sequences or cells than one decode has."""
+        seqs = [self._tokens_of(text) for text in texts]
+        if not seqs:
+            return [_Job(index, [], 0, [], 0, self._start)]
+        common = min(min(len(seq) for seq in seqs),
+                     *(_shared_prefix(seqs[0], seq) for seq in seqs))
+        common = max(common, 1)  # the first token is given (BOS, or a model's first token)
+        lanes = [i for i, seq in enumerate(seqs) if len(seq) > common + 1]
+        jobs: list[_Job] = []
+        chunk: list[int] = []
+        for i in lanes:
+            if chunk and (len(chunk) + 1 > MAX_SEQUENCES or common + sum(
+                    len(seqs[j]) - common for j in [*chunk, i]) > self._cells):
+                jobs.append(_Job(index, seqs, common, chunk, len(seqs), self._start))
+                chunk = []
+            chunk.append(i)
+        jobs.append(_Job(index, seqs, common, chunk, len(seqs), self._start))
+        jobs[0].first = True  # the one that scores the token after the shared ones
+        for job in jobs[1:]:
+            job.first = False
+        return jobs
+
+    def _run(self, jobs: list[_Job], ready: dict[int, list[float]]) -> None:
+        """One decode of ``jobs`` on an empty cache; their scores go into ``ready``."""
+        self._ctx.kv_cache_clear()
+        self._tokens, self._known, self._logprobs = [], 0, []
+        items: list[tuple[list[int], int, range, list[int]]] = []
+        lane = 0
+        for job in jobs:
+            ids = list(range(lane, lane + job.sequences()))
+            lane += len(ids)
+            if job.common:
+                items.append((job.seqs[0][:job.common], 0, range(job.common - 1, job.common),
+                              ids))
+            for sequence, i in zip(ids, job.lanes, strict=False):
+                seq = job.seqs[i]
+                items.append((seq, job.common, range(job.common, len(seq) - 1), [sequence]))
+        rows = iter(self._decode(items))
+        for job in jobs:
+            out = ready.setdefault(job.group, [0.0] * job.size)
+            if job.common:
+                last = next(rows)
+                if job.first and job.common >= job.start:
+                    for i, seq in enumerate(job.seqs):
+                        if len(seq) > job.common:
+                            out[i] = last.of(seq[job.common:job.common + 1])[0]
+            for i in job.lanes:
+                seq = job.seqs[i]
+                out[i] = _total([out[i], *next(rows).of(seq[job.common + 1:])])
 
     def _tokens_of(self, text: str) -> list[int]:
         tokens: list[int] = self._prompt + self._llm.tokenize(text.encode("utf-8"),
                                                               add_bos=False)
         return tokens[: self._settings.context_size]
 
-    def _decode(self, items: list[tuple[int, list[int], int]]) -> list[list[float]]:
-        """Evaluate ``(sequence id, tokens, from)`` items in one batch: each its tokens from
-        position ``from`` on; returns each one's log-probabilities of tokens ``from + 1`` on."""
+    def _decode(self, items: list[tuple[list[int], int, range, list[int]]]) -> list[_Rows]:
+        """Evaluate ``(tokens, from, wanted, sequence ids)`` items in one batch: each its
+        tokens from position ``from`` on, as part of those sequences, the output layer only at
+        the ``wanted`` positions (the vocabulary projection costs more than the rest of a small
+        model). Returns, for each item, the output rows of its wanted positions (each
+        predicting the token after it)."""
         import llama_cpp
         import numpy as np
 
         batch = self._batch.batch
         n = 0
-        for lane, seq, redo in items:
-            for position in range(redo, len(seq)):
+        for seq, first, wanted, ids in items:
+            for position in range(first, len(seq)):
                 batch.token[n] = seq[position]
                 batch.pos[n] = position
-                batch.seq_id[n][0] = lane
-                batch.n_seq_id[n] = 1
-                batch.logits[n] = True
+                for k, sequence in enumerate(ids):
+                    batch.seq_id[n][k] = sequence
+                batch.n_seq_id[n] = len(ids)
+                batch.logits[n] = position in wanted
                 n += 1
         batch.n_tokens = n
-        self._ctx.decode(self._batch)
+        if n:
+            self._ctx.decode(self._batch)
+        rows = sum(len(wanted) for _s, _f, wanted, _i in items)
+        if not rows:
+            return [_Rows(np.zeros((0, self._n_vocab), np.float32), np.zeros(0))
+                    for _item in items]
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self._ctx.ctx),
-                                       shape=(n, self._n_vocab))
-        peak = logits.max(axis=1, keepdims=True)  # float32 rows, summed in float64
-        log_norm = np.log(np.exp(logits - peak).sum(axis=1, dtype=np.float64)) + peak[:, 0]
+                                       shape=(rows, self._n_vocab))
+        # log-sum-exp of each row, in one float32 buffer (numpy sums pairwise, accurate to
+        # about 1e-6 here): a row is the whole vocabulary (262 144 entries for Gemma 3)
+        peak = logits.max(axis=1, keepdims=True)
+        shifted = np.subtract(logits, peak)
+        np.exp(shifted, out=shifted)
+        log_norm = np.log(shifted.sum(axis=1)) + peak[:, 0]
         out = []
         row = 0
-        for _lane, seq, redo in items:
-            rows = np.arange(row, row + len(seq) - redo - 1)
-            out.append([float(x) for x in logits[rows, seq[redo + 1:]] - log_norm[rows]])
-            row += len(seq) - redo
+        for _seq, _first, wanted, _ids in items:
+            out.append(_Rows(logits[row:row + len(wanted)], log_norm[row:row + len(wanted)]))
+            row += len(wanted)
         return out
 
     def close(self) -> None:
