@@ -182,6 +182,9 @@ def chat_prompt(llm: Any) -> str:
 #: 14 ms before its first token on 2 cores (Gemma 3 270M), and a GPU is used well only by
 #: large batches, so a page's lines are scored together.
 MAX_SEQUENCES = 64
+#: Output rows in one decode: each is the whole vocabulary in float32 (1 MiB for Gemma 3),
+#: held by llama.cpp and once more by the log-softmax.
+MAX_ROWS = 96
 
 
 @dataclass
@@ -202,6 +205,9 @@ class _Job:
 
     def cells(self) -> int:
         return self.common + sum(len(self.seqs[i]) - self.common for i in self.lanes)
+
+    def rows(self) -> int:
+        return 1 + sum(len(self.seqs[i]) - self.common - 1 for i in self.lanes)
 
 
 class _Rows:
@@ -321,26 +327,28 @@ class LlamaScorer:
 
         Many groups run in one llama.cpp decode: a group's shared tokens once, belonging to
         every sequence of the group (the output layer only at the last of them), and each
-        text's own tokens in a sequence of its own, up to ``MAX_SEQUENCES`` sequences and
-        the context's cells per decode. A batch is decoded when its first group's scores are
-        asked for, so a caller that stops early (a time limit) spares the rest."""
+        text's own tokens in a sequence of its own, up to ``MAX_SEQUENCES`` sequences,
+        ``MAX_ROWS`` output rows and the context's cells per decode. A batch is decoded when
+        its first group's scores are asked for, so a caller that stops early (a time limit)
+        spares the rest."""
         batch: list[_Job] = []
         ready: dict[int, list[float]] = {}
         want = 0
-        seqs_used = cells_used = 0
+        seqs_used = cells_used = rows_used = 0
         for index, texts in enumerate(groups):
             for job in self._jobs(index, texts):
-                seqs, cells = job.sequences(), job.cells()
-                if batch and (seqs_used + seqs > MAX_SEQUENCES
+                seqs, cells, rows = job.sequences(), job.cells(), job.rows()
+                if batch and (seqs_used + seqs > MAX_SEQUENCES or rows_used + rows > MAX_ROWS
                               or cells_used + cells > self._cells):
                     self._run(batch, ready)
-                    batch, seqs_used, cells_used = [], 0, 0
+                    batch, seqs_used, cells_used, rows_used = [], 0, 0, 0
                     while want in ready and want < index:
                         yield ready.pop(want)
                         want += 1
                 batch.append(job)
                 seqs_used += seqs
                 cells_used += cells
+                rows_used += rows
         if batch:
             self._run(batch, ready)
         while want in ready:
@@ -349,7 +357,7 @@ class LlamaScorer:
 
     def _jobs(self, index: int, texts: Sequence[str]) -> list[_Job]:
         """Group ``index`` as decode jobs: its shared tokens and its texts' own, split when
-        they need more sequences or cells than one decode has."""
+        they need more sequences, rows or cells than one decode has."""
         seqs = [self._tokens_of(text) for text in texts]
         if not seqs:
             return [_Job(index, [], 0, [], 0, self._start)]
@@ -359,16 +367,17 @@ class LlamaScorer:
         lanes = [i for i, seq in enumerate(seqs) if len(seq) > common + 1]
         jobs: list[_Job] = []
         chunk: list[int] = []
+        def job(lanes: list[int]) -> _Job:  # the first one scores the token after the shared
+            return _Job(index, seqs, common, lanes, len(seqs), self._start, first=not jobs)
+
         for i in lanes:
-            if chunk and (len(chunk) + 1 > MAX_SEQUENCES or common + sum(
-                    len(seqs[j]) - common for j in [*chunk, i]) > self._cells):
-                jobs.append(_Job(index, seqs, common, chunk, len(seqs), self._start))
+            bigger = job([*chunk, i])
+            if chunk and (bigger.sequences() > MAX_SEQUENCES or bigger.rows() > MAX_ROWS
+                          or bigger.cells() > self._cells):
+                jobs.append(job(chunk))
                 chunk = []
             chunk.append(i)
-        jobs.append(_Job(index, seqs, common, chunk, len(seqs), self._start))
-        jobs[0].first = True  # the one that scores the token after the shared ones
-        for job in jobs[1:]:
-            job.first = False
+        jobs.append(job(chunk))
         return jobs
 
     def _run(self, jobs: list[_Job], ready: dict[int, list[float]]) -> None:
