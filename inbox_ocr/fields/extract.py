@@ -151,11 +151,20 @@ def _pick_invoice_number(lines: Sequence[_Line], put: _Put) -> None:
 
 def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) -> None:
     issued: date | None = None
+    due_hits = _date_hits(lines, _DUE_DATE, locale, today, unlabelled=False, skip=None)
+    # Where the due date was read: an unlabelled date there is no invoice date (a header row
+    # whose invoice date OCR garbled leaves only the due date under its label).
+    claimed = {(h.line.page, h.line.number, h.start) for h, _r in due_hits}
+    # An invoice date label whose value could not be read: any other date is a guess.
+    unread = any(weight >= 1.0 for _l, weight, _m in _label_hits(lines, _INVOICE_DATE))
     for name, labels, unlabelled, skip, years_ahead in (
         ("invoice_date", _INVOICE_DATE, True, _OTHER_DATE, 1),
         ("due_date", _DUE_DATE, False, None, 2),
     ):
-        hits = _date_hits(lines, labels, locale, today, unlabelled=unlabelled, skip=skip)
+        hits = due_hits if name == "due_date" else [
+            (h, r) for h, r in _date_hits(lines, labels, locale, today, unlabelled=unlabelled,
+                                          skip=skip)
+            if h.weight >= 0.8 or (h.line.page, h.line.number, h.start) not in claimed]
         if not hits:
             continue
         top = max(h.weight for h, _ in hits)
@@ -175,6 +184,9 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
                        f"{earliest.isoformat()}..{latest.isoformat()}")
         elif top >= 0.8 and len(values) > 1:
             problem = "conflicting-values: " + ", ".join(sorted(v.isoformat() for v in values))
+        elif top < 0.8 and unread:
+            problem = ("unclear-role: the invoice date label's own date could not be read; "
+                       "this one has no label")
         elif top < 0.8 and len(others := {r.value for _h, r in hits
                                           if r.value not in (None, reading.value)}) > 0:
             # No label says which date is the invoice's, and another date is printed: the

@@ -633,3 +633,24 @@ def test_a_number_printed_without_its_label_is_a_weak_candidate_never_valid() ->
         assert fields_of(text).get("invoice_number") is None, text
     number = fields_of("VF1005193039   Date: 05/06/2015\nInvoice No: 4711").get("invoice_number")
     assert number is not None and number.value == "4711"
+
+
+def test_the_due_date_is_never_the_invoice_date_when_the_invoice_dates_value_is_garbled() -> None:
+    # Generated invoice 055 (seed 7): OCR read the invoice date "03/0.1/2024" in a header row;
+    # only the due date beside it is a date, and it is labelled (the column above it).
+    text = ("Numero da fatura        Data da fatura        Data de vencimento\n"
+            "INV-2024-21500        03/0.1/2024        17/01/2024")
+    boxes = [(140, 100, 260, 130), (270, 100, 310, 130), (320, 100, 440, 130),
+             (700, 100, 780, 130), (790, 100, 830, 130), (840, 100, 960, 130),
+             (1180, 100, 1260, 130), (1270, 100, 1310, 130), (1320, 100, 1500, 130),
+             (140, 160, 420, 190), (700, 160, 900, 190), (1180, 160, 1380, 190)]
+    words = tuple((w, 99.0, box) for w, box in zip(text.split(), boxes, strict=True))
+    found = extract_fields([PageInput(1, text, words)], today=TODAY)
+    due = found.get("due_date")
+    assert due is not None and (due.value, due.valid) == ("2024-01-17", True)
+    issued = found.get("invoice_date")
+    assert issued is None or (issued.value != "2024-01-17" and not issued.valid)
+    # Without the words' boxes, an unlabelled date beside an unreadable invoice date is a guess.
+    issued = fields_of("Invoice Date: 03/0.1/2024\nThank you 17/01/2024").get("invoice_date")
+    assert issued is not None and not issued.valid and issued.reason is not None
+    assert issued.reason.startswith("unclear-role")
