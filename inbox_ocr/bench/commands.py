@@ -207,12 +207,12 @@ SECOND_READING = "second-reading"
 
 
 def replayed(raw: str, corrections: tuple[Correction, ...], reason: str) -> str:
-    """``raw`` with only the corrections of ``reason`` made again, each at the first place
-    its line still holds the word it replaced (what the text would be with that class
-    alone)."""
+    """``raw`` with only the corrections of ``reason`` (and of its kinds, such as
+    ``second-reading:regrouped``) made again, each at the first place its line still holds
+    the word it replaced (what the text would be with that class alone)."""
     lines = raw.split("\n")
     for c in corrections:
-        if c.reason == reason and 0 < c.line <= len(lines):
+        if (c.reason == reason or c.reason.startswith(reason + ":")) and 0 < c.line <= len(lines):
             line = lines[c.line - 1]
             found = re.search(rf"(?<![^\W_]){re.escape(c.before)}(?![^\W_])", line)
             if found:

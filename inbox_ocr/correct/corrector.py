@@ -14,7 +14,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from inbox_ocr.correct.confusion import TOKEN, Suspect, find_suspects, replace
-from inbox_ocr.correct.fusion import agreeing, disagreements, pairs
+from inbox_ocr.correct.fusion import agreeing, disagreements, pairs, regrouped
 from inbox_ocr.records import Correction, LineReading, PageCorrection
 
 
@@ -81,6 +81,10 @@ def window_end(line: str, end: int, words: int | None = None) -> int:
     return len(line)
 
 
+# The ``corrections[].reason`` of each kind of suspect that is no OCR confusion class.
+_REASONS = {"second-reading": "second-reading", "regrouped": "second-reading:regrouped"}
+
+
 class ConfusionCorrector:
     """Fixes OCR confusions, and takes a second reading's words, that a language model finds
     clearly more plausible.
@@ -112,7 +116,8 @@ class ConfusionCorrector:
         suspects = find_suspects(line, self._known)
         if reading is not None:
             found = pairs(line, reading)
-            suspects = agreeing(suspects, found) + disagreements(found, self._known)
+            suspects = (agreeing(suspects, found) + disagreements(found, self._known)
+                        + regrouped(line, reading))
         by_span: dict[tuple[int, int], list[Suspect]] = {}
         for suspect in suspects:
             by_span.setdefault((suspect.start, suspect.end), []).append(suspect)
@@ -140,14 +145,20 @@ class ConfusionCorrector:
                 ((next(scores) + suspect.prior, alt, suspect) for suspect, alt in choices),
                 key=lambda option: option[0])
             decided.append((score - baseline, best, suspect))
-        # Right to left, so earlier suspects keep their offsets after a replacement.
-        for margin, best, suspect in reversed(decided):
-            if margin >= self._margin:
-                line = replace(line, suspect, best)
-                reason = "second-reading" if suspect.kind == "second-reading" else \
-                    f"ocr-confusion:{suspect.kind}"
-                corrections.append(Correction(page, number, suspect.token, best,
-                                              round(margin, 2), reason))
+        # The winners, the clearest first where spans overlap (a run of words taken whole
+        # and a word inside it), then applied right to left so that earlier ones keep their
+        # offsets.
+        taken: list[tuple[float, str, Suspect]] = []
+        for margin, best, suspect in sorted(decided, key=lambda d: -d[0]):
+            if margin >= self._margin and not any(
+                    suspect.start < other.end and other.start < suspect.end
+                    for _m, _b, other in taken):
+                taken.append((margin, best, suspect))
+        for margin, best, suspect in sorted(taken, key=lambda d: -d[2].start):
+            line = replace(line, suspect, best)
+            corrections.append(Correction(page, number, suspect.token, best, round(margin, 2),
+                                          _REASONS.get(suspect.kind,
+                                                       f"ocr-confusion:{suspect.kind}")))
         corrections.reverse()
         return line, corrections
 

@@ -88,6 +88,59 @@ def disagreements(found: list[Pair], known: Container[str] | None = None) -> lis
             for p in found if may_replace(p.core, p.other, known)]
 
 
+#: Runs of words the two readings split differently, taken whole, up to this many words.
+MAX_RUN_WORDS = 3
+#: ...and only where their letters and digits are this alike (difflib's ratio): ``PB F/``
+#: is no reading of ``PREY``.
+MIN_RUN_SIMILARITY = 0.6
+
+
+def regrouped(line: str, reading: LineReading) -> list[Suspect]:
+    """Runs of words that the two readings split differently (``75.JALAN`` read as ``75,
+    JALAN``; ``SDNBHD`` as ``SDN BHD``), each with the second reading's run as its one
+    alternative (kind ``"regrouped"``). Numbers stay sacred: a run with a digit in either
+    reading is never regrouped (``12.50RM`` never becomes ``12 50RM``, nor ``81750.JOHOR``,
+    as the receipt prints it, ``81750 JOHOR``). A run never crosses a column gap, its letters
+    must be alike in both readings (``MIN_RUN_SIMILARITY``), and no word of the other run may
+    lack a letter or hold a bar (Tesseract's ``|`` from a rule)."""
+    tokens = list(TOKEN.finditer(line))
+    if not tokens or not reading.words:
+        return []
+    ours = [t.group().lower() for t in tokens]
+    theirs = [w.lower() for w in reading.words]
+    matcher = difflib.SequenceMatcher(None, ours, theirs, autojunk=False)
+    found = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if (tag != "replace" or i2 - i1 == j2 - j1 or i2 - i1 > MAX_RUN_WORDS
+                or j2 - j1 > MAX_RUN_WORDS):
+            continue
+        start, end = tokens[i1].start(), tokens[i2 - 1].end()
+        run, words = line[start:end], reading.words[j1:j2]
+        other = " ".join(words)
+        if ("  " in run  # a run across columns
+                or digits(run) or digits(other)
+                or difflib.SequenceMatcher(None, _alnum(run), _alnum(other)).ratio()
+                < MIN_RUN_SIMILARITY
+                or any("|" in w or not _ALNUM.search(w) for w in words)):
+            continue
+        prior = PRIOR_WEIGHT * (_mean_log_odds(reading.confidences[j1:j2])
+                                - _mean_log_odds(reading.own[i1:i2]))
+        found.append(Suspect(start, end, run, (other,), "regrouped", round(prior, 3)))
+    return found
+
+
+_ALNUM = re.compile(r"[^\W_]")
+
+
+def _alnum(text: str) -> str:
+    return "".join(_ALNUM.findall(text.lower()))
+
+
+def _mean_log_odds(confidences: tuple[float | None, ...]) -> float:
+    known = [_log_odds(c) for c in confidences if c is not None]
+    return sum(known) / len(known) if known else 0.0
+
+
 def agreeing(suspects: list[Suspect], found: list[Pair]) -> list[Suspect]:
     """``suspects`` without the digit fixes the second reading contradicts: a letter read
     for a digit (``1O.00`` -> ``10.00``, kind ``"number"``) is fixed only into the digits

@@ -8,7 +8,14 @@ import pytest
 
 from inbox_ocr.correct.confusion import find_suspects
 from inbox_ocr.correct.corrector import ConfusionCorrector, window_end
-from inbox_ocr.correct.fusion import agreeing, disagreements, disputed, may_replace, pairs
+from inbox_ocr.correct.fusion import (
+    agreeing,
+    disagreements,
+    disputed,
+    may_replace,
+    pairs,
+    regrouped,
+)
 from inbox_ocr.correct.lexicon import Lexicon
 from inbox_ocr.records import LineReading
 
@@ -129,3 +136,41 @@ def test_words_whose_digits_the_readings_disagree_on_are_disputed() -> None:
     found = disputed(line, reading("REG", "Col", "G4-04-2018", "16:07"))
     assert [(p.core, p.other) for p in found] == [("C01", "Col"), ("04-05-2013", "G4-04-2018")]
     assert disputed("Total 5.00", reading("Total", "5.00")) == []
+
+
+def test_runs_the_readings_split_differently_are_taken_whole_with_the_same_digits() -> None:
+    found = regrouped("DARUL.EHSAN  SS 2/3", reading("DARUL", "EHSAN", "SS", "2/3",
+                                                    theirs=90.0, ours=60.0))
+    assert [(s.token, s.alternatives, s.kind) for s in found] == [
+        ("DARUL.EHSAN", ("DARUL EHSAN",), "regrouped")]
+    assert found[0].prior > 1  # Tesseract surer of its words than RapidOCR of its one
+    assert [s.alternatives for s in regrouped("SDNBHD", reading("SDN", "BHD"))] == [
+        ("SDN BHD",)]
+    # Numbers stay sacred: no run with a digit; no column gap crossed, no rule bars or bare
+    # punctuation from the second reading, no run whose letters are another word's.
+    for line, other in (("No:03-62587191", ("No", "02-6253", "7191")),
+                        ("TOTAL 12.50RM", ("TOTAL", "12", "50RM")),
+                        ("81750.JOHOR", ("81750", "JOHOR")), ("S8.20", (";", "$8.20")),
+                        ("GSTID", ("GST", "|ID")), ("GST SLIM        Ant", ("A", "mt_")),
+                        ("PB F/", ("PREY",))):
+        assert regrouped(line, reading(*other)) == [], line
+    assert regrouped("", reading("x")) == [] and regrouped("A B", LineReading((), (), ())) == []
+
+
+def test_a_run_and_a_word_inside_it_never_both_change() -> None:
+    line = "DARUL.EHSAN x Tarnan"
+    second = (reading("DARUL", "EHSAN", "x", "Taman"),)
+    scorer = TableScorer({"DARUL.EHSAN x Tarnan": -30.0, "DARUL.EHSAN x Taman": -25.0,
+                          "DARUL.EHSAN x": -12.0, "DARUL EHSAN x": -10.0})
+    corrector = ConfusionCorrector(scorer, margin=1.5, name="fake", known=KNOWN)
+    result = corrector.correct(1, line, second)
+    assert result.text == "DARUL EHSAN x Taman"
+    assert [(c.before, c.after, c.reason) for c in result.corrections] == [
+        ("DARUL.EHSAN", "DARUL EHSAN", "second-reading:regrouped"),
+        ("Tarnan", "Taman", "second-reading")]
+    # A suspect inside the run competes with it: the clearer one wins, the other is dropped.
+    scorer = TableScorer({"Arnount due": -30.0, "Amount due": -20.0, "Arnountdue": -25.0})
+    result = ConfusionCorrector(scorer, margin=1.5, name="fake", known=KNOWN).correct(
+        1, "Arnount due", (reading("Arnountdue"),))
+    assert result.text == "Amount due"
+    assert [c.reason for c in result.corrections] == ["ocr-confusion:multi-char"]

@@ -170,3 +170,6 @@ def test_the_fused_text_replays_only_the_second_reading_words() -> None:
     assert replayed("TN0 N0 Tota1\nAmcunt: 5", corrections, SECOND_READING) == (
         "TN0 NO Tota1\nAmount: 5")
     assert replayed("Tota1", corrections, "ocr-confusion:word") == "Total"
+    # a run of words regrouped as the second reading splits it is part of that reading
+    regrouped = (Correction(1, 1, "DARUL.EHSAN", "DARUL EHSAN", 9.0, "second-reading:regrouped"),)
+    assert replayed("43000 DARUL.EHSAN", regrouped, SECOND_READING) == "43000 DARUL EHSAN"
