@@ -3,8 +3,9 @@
 RapidOCR reads each line; Tesseract re-reads the same crop for its word breaks
 (``ocr.rapidocr_word_breaks = "tesseract"``), and that second reading travels with the page
 (``records.LineReading``). Where the two disagree on a word, Tesseract's word becomes a
-candidate for the corrector, next to the confusion classes of ``inbox_ocr.correct.confusion``;
-the language model chooses, with each engine's confidence as a prior (``prior``).
+candidate for the corrector, next to the confusion classes of ``inbox_ocr.correct.confusion``
+(``pairs``, ``disagreements``), and so is a short run of words the two split differently
+(``regrouped``); the language model chooses, with each engine's confidence as a prior.
 
 Numbers stay sacred. A second reading never changes a well-formed number, amount, date or
 time, and it changes a digit elsewhere only where both engines agree on it
@@ -20,7 +21,7 @@ import dataclasses
 import difflib
 import math
 import re
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 
 from inbox_ocr.correct.confusion import (
@@ -58,14 +59,9 @@ def pairs(line: str, reading: LineReading) -> list[Pair]:
     two split the text differently is left alone. Differences of case or of edge punctuation
     only are no difference.
     """
-    tokens = list(TOKEN.finditer(line))
-    if not tokens or not reading.words:
-        return []
-    ours = [t.group().lower() for t in tokens]
-    theirs = [w.lower() for w in reading.words]
-    matcher = difflib.SequenceMatcher(None, ours, theirs, autojunk=False)
+    tokens, opcodes = _aligned(line, reading)
     found = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag != "replace" or i2 - i1 != j2 - j1:
             continue
         for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
@@ -77,6 +73,18 @@ def pairs(line: str, reading: LineReading) -> list[Pair]:
                                     - _log_odds(_at(reading.own, i)))
             found.append(Pair(tokens[i].start() + left, core, other, round(prior, 3)))
     return found
+
+
+def _aligned(line: str, reading: LineReading,
+             ) -> tuple[list[re.Match[str]], Sequence[tuple[str, int, int, int, int]]]:
+    """The line's words and their alignment with the second reading's (difflib opcodes over
+    the words, case folded); no opcodes when either side has no words."""
+    tokens = list(TOKEN.finditer(line))
+    if not tokens or not reading.words:
+        return tokens, []
+    matcher = difflib.SequenceMatcher(None, [t.group().lower() for t in tokens],
+                                      [w.lower() for w in reading.words], autojunk=False)
+    return tokens, matcher.get_opcodes()
 
 
 def disagreements(found: list[Pair], known: Container[str] | None = None) -> list[Suspect]:
@@ -96,21 +104,16 @@ MIN_RUN_SIMILARITY = 0.6
 
 
 def regrouped(line: str, reading: LineReading) -> list[Suspect]:
-    """Runs of words that the two readings split differently (``75.JALAN`` read as ``75,
-    JALAN``; ``SDNBHD`` as ``SDN BHD``), each with the second reading's run as its one
+    """Runs of words that the two readings split differently (``DARUL.EHSAN`` read as
+    ``DARUL EHSAN``; ``SE ANGOR`` as ``SELANGOR``), each with the second reading's run as its one
     alternative (kind ``"regrouped"``). Numbers stay sacred: a run with a digit in either
     reading is never regrouped (``12.50RM`` never becomes ``12 50RM``, nor ``81750.JOHOR``,
     as the receipt prints it, ``81750 JOHOR``). A run never crosses a column gap, its letters
     must be alike in both readings (``MIN_RUN_SIMILARITY``), and no word of the other run may
     lack a letter or hold a bar (Tesseract's ``|`` from a rule)."""
-    tokens = list(TOKEN.finditer(line))
-    if not tokens or not reading.words:
-        return []
-    ours = [t.group().lower() for t in tokens]
-    theirs = [w.lower() for w in reading.words]
-    matcher = difflib.SequenceMatcher(None, ours, theirs, autojunk=False)
+    tokens, opcodes = _aligned(line, reading)
     found = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes:
         if (tag != "replace" or i2 - i1 == j2 - j1 or i2 - i1 > MAX_RUN_WORDS
                 or j2 - j1 > MAX_RUN_WORDS):
             continue
