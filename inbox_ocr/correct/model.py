@@ -196,9 +196,7 @@ class _Job:
     seqs: list[list[int]]
     common: int
     lanes: list[int]
-    size: int  # texts in the group
-    start: int  # the first scored token (after the prompt)
-    first: bool = True
+    first: bool = True  # the group's first job: it scores the token after the shared ones
 
     def sequences(self) -> int:
         return max(1, len(self.lanes))
@@ -249,7 +247,7 @@ class LlamaScorer:
         self._prompt: list[int] = []  # tokens before the scored text (BOS, or a chat turn)
         self._tokens: list[int] = []  # sequence 0: what the cache holds
         self._logprobs: list[float] = []  # log-probability of each of those tokens
-        self._known = 0  # how many of them have it (``compare`` keeps none)
+        self._known = 0  # how many of them have it (``compare_all`` keeps none)
         self._cells = 0
         self._start = 1  # the first scored token: after the prompt
 
@@ -316,10 +314,6 @@ class LlamaScorer:
             self._known = len(seq)
         return _total(self._logprobs[self._start:len(seq)])
 
-    def compare(self, texts: Sequence[str]) -> list[float]:
-        """``compare_all`` of one group."""
-        return next(self.compare_all([texts]))
-
     def compare_all(self, groups: Iterable[Sequence[str]]) -> Iterator[list[float]]:
         """For each group of texts (a line and its variants), in order, scores comparable
         within the group: each text's log-probability past the tokens all of the group's
@@ -360,15 +354,15 @@ class LlamaScorer:
         they need more sequences, rows or cells than one decode has."""
         seqs = [self._tokens_of(text) for text in texts]
         if not seqs:
-            return [_Job(index, [], 0, [], 0, self._start)]
+            return [_Job(index, [], 0, [])]
         common = min(min(len(seq) for seq in seqs),
                      *(_shared_prefix(seqs[0], seq) for seq in seqs))
         common = max(common, 1)  # the first token is given (BOS, or a model's first token)
         lanes = [i for i, seq in enumerate(seqs) if len(seq) > common + 1]
         jobs: list[_Job] = []
         chunk: list[int] = []
-        def job(lanes: list[int]) -> _Job:  # the first one scores the token after the shared
-            return _Job(index, seqs, common, lanes, len(seqs), self._start, first=not jobs)
+        def job(lanes: list[int]) -> _Job:
+            return _Job(index, seqs, common, lanes, first=not jobs)
 
         for i in lanes:
             bigger = job([*chunk, i])
@@ -397,10 +391,10 @@ class LlamaScorer:
                 items.append((seq, job.common, range(job.common, len(seq) - 1), [sequence]))
         rows = iter(self._decode(items))
         for job in jobs:
-            out = ready.setdefault(job.group, [0.0] * job.size)
+            out = ready.setdefault(job.group, [0.0] * len(job.seqs))
             if job.common:
                 last = next(rows)
-                if job.first and job.common >= job.start:
+                if job.first and job.common >= self._start:
                     for i, seq in enumerate(job.seqs):
                         if len(seq) > job.common:
                             out[i] = last.of(seq[job.common:job.common + 1])[0]

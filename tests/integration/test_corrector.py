@@ -223,6 +223,11 @@ def test_packaged_model_takes_the_second_reading_where_it_reads_better(
         (1, "Amcunt", "Amount", "second-reading"), (2, "SUMHARY", "SUMMARY", "second-reading")]
 
 
+def compare(scorer: LlamaScorer, texts: list[str]) -> list[float]:
+    """``compare_all`` of one group."""
+    return next(scorer.compare_all([texts]))
+
+
 def test_compared_scores_differ_as_the_scores_one_at_a_time() -> None:
     """The real model: a line's variants compared in one batch (each its own sequence over
     the cells of the tokens they share, which get no output row) differ from each other as
@@ -238,12 +243,12 @@ def test_compared_scores_differ_as_the_scores_one_at_a_time() -> None:
         for text in variants:
             scorer._tokens, scorer._known = [], 0  # an empty cache before each
             alone.append(scorer.score(text))
-        compared = scorer.compare(variants)
-        again = scorer.compare(list(reversed(variants)))[::-1]
-        many = scorer.compare([line, *[variants[1]] * 40])  # more than one batch holds
+        compared = compare(scorer, variants)
+        again = compare(scorer, list(reversed(variants)))[::-1]
+        many = compare(scorer, [line, *[variants[1]] * 40])  # more than one batch holds
         after = scorer.score(line)  # the cache still scores a full text right afterwards
-        other = scorer.compare(["Tax Invoice", "Tax lnvoice"])  # only the first token shared
-        assert scorer.score("") == 0.0 and scorer.compare([]) == []
+        other = compare(scorer, ["Tax Invoice", "Tax lnvoice"])  # only the first token shared
+        assert scorer.score("") == 0.0 and compare(scorer, []) == []
     finally:
         scorer.close()
     assert all(math.isfinite(x) and x < 0 for x in alone)
