@@ -4,7 +4,9 @@ The corrector never rewrites text freely. It only considers tokens that mix lett
 in the ways OCR engines confuse them (``Inv0ice``, ``Tota1``, ``1O.00``), proposes the
 confusion-class alternatives, and lets a language model choose between the original and those
 alternatives. Tokens that already read as a well-formed number, amount, date or identifier are
-frozen: they are never candidates, so a value read right can never be "corrected".
+frozen: they are never candidates, so a value read right can never be "corrected". Where two
+engines disagree on a word of letters, the known words one like letter away
+(``misread_alternatives``) are candidates too (``inbox_ocr.correct.fusion.variants``).
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ class Suspect:
     token: str
     alternatives: tuple[str, ...]
     kind: str  # "word" (digits inside a word), "number" (letters inside a number),
-    # "multi-char" (a letter group read for another: rn/m, cl/d, vv/w) or "second-reading"
-    # (another engine read the word otherwise: ``inbox_ocr.correct.fusion``)
+    # "multi-char" (a letter group read for another: rn/m, cl/d, vv/w), "misread" (a known
+    # word one like letter away), "second-reading" (another engine read the word otherwise:
+    # ``inbox_ocr.correct.fusion``) or "regrouped" (a run of words it split otherwise)
     prior: float = 0.0  # nats added to each alternative's score before the margin test
 
 
@@ -139,14 +142,47 @@ def _multi_alternatives(core: str, known: Container[str] | None
             while start != -1:
                 alt = lowered[:start] + new + lowered[start + len(old):]
                 if alt in known:
-                    alternatives.append(_cased(alt, core))
+                    alternatives.append(cased(alt, core))
                 start = lowered.find(old, start + 1)
     if not alternatives:
         return None
     return "multi-char", tuple(dict.fromkeys(alternatives))[:MAX_CANDIDATES]
 
 
-def _cased(alt: str, like: str) -> str:
+#: A misread word has at least this many letters: shorter ones are a known word at one edit
+#: from too many others.
+MIN_MISREAD_LETTERS = 4
+#: ...and is tried as its most frequent known words at one edit, at most this many.
+MAX_MISREAD = 4
+#: Letters of alike shapes, which OCR engines read for one another (``AMOUNI``, ``Anount``,
+#: ``Deseription``, ``Malavsia``); a misread letter is replaced only within its group.
+SHAPES = ("iltfj", "nmhr", "ceoadgq", "uvwy", "bhk", "pfr")
+_LOOKALIKES = {ch: "".join(sorted({o for g in SHAPES if ch in g for o in g} - {ch}))
+               for ch in set("".join(SHAPES))}
+_ASCII = "abcdefghijklmnopqrstuvwxyz"
+
+
+def misread_alternatives(core: str, known: Container[str] | None) -> tuple[str, ...]:
+    """``AMOUNI`` -> ``AMOUNT``, ``Thak`` -> ``Thank``: a word of letters that is no known
+    word, and the known words one letter away from it: one letter read as another of a like
+    shape (``SHAPES``), or one lost inside the word. The most frequent are tried first. A
+    letter is never dropped, nor added at either end: names are no known words, and that
+    would make them ones (``JALAN`` -> ``ALAN``, ``Serv`` -> ``Servo``). Only with a lexicon,
+    and never a word with a digit: numbers stay as read. Empty when there are none."""
+    if (known is None or len(core) < MIN_MISREAD_LETTERS or not core.isalpha()
+            or core in known):
+        return ()
+    lowered = core.lower()
+    edits = {lowered[:i] + c + lowered[i + 1:]
+             for i, ch in enumerate(lowered) for c in _LOOKALIKES.get(ch, "")}
+    edits |= {lowered[:i] + c + lowered[i:] for i in range(1, len(lowered)) for c in _ASCII}
+    found = [alt for alt in edits if alt in known]
+    frequency = getattr(known, "frequency", lambda _word: 0)
+    found.sort(key=lambda alt: (-frequency(alt), alt))
+    return tuple(cased(alt, core) for alt in found[:MAX_MISREAD])
+
+
+def cased(alt: str, like: str) -> str:
     """``alt`` in the case pattern of ``like``: all caps, capitalised or lower case."""
     if like.isupper():
         return alt.upper()

@@ -4,7 +4,8 @@ RapidOCR reads each line; Tesseract re-reads the same crop for its word breaks
 (``ocr.rapidocr_word_breaks = "tesseract"``), and that second reading travels with the page
 (``records.LineReading``). Where the two disagree on a word, Tesseract's word becomes a
 candidate for the corrector, next to the confusion classes of ``inbox_ocr.correct.confusion``
-(``pairs``, ``disagreements``), and so is a short run of words the two split differently
+(``pairs``, ``disagreements``), together with the known words one misread letter away from
+either reading (``variants``), and so is a short run of words the two split differently
 (``regrouped``); the language model chooses, with each engine's confidence as a prior.
 
 Numbers stay sacred. A second reading never changes a well-formed number, amount, date or
@@ -26,9 +27,12 @@ from dataclasses import dataclass
 
 from inbox_ocr.correct.confusion import (
     DIGIT_AS_LETTERS,
+    MAX_MISREAD,
     TOKEN,
     Suspect,
+    cased,
     is_well_formed_value,
+    misread_alternatives,
     strip_token,
 )
 from inbox_ocr.records import LineReading
@@ -96,11 +100,39 @@ def disagreements(found: list[Pair], known: Container[str] | None = None) -> lis
             for p in found if may_replace(p.core, p.other, known)]
 
 
+#: The prior of a word neither engine read (nats): it must be that much clearer.
+MISREAD_PRIOR = -3.0
+#: A candidate neither reading has word for word (a run taken whole, a variant) must have
+#: letters and digits this alike to the first reading (difflib's ratio): ``PB F/`` is no
+#: reading of ``PREY``, nor ``WAKE`` a variant of ``MAKASSAR``.
+MIN_SIMILARITY = 0.6
+
+
+def variants(found: list[Pair], known: Container[str] | None) -> list[Suspect]:
+    """Where the two readings disagree on a word of letters (``pairs``), the known words one
+    misread letter away from either reading (``confusion.misread_alternatives``:
+    ``AMOUNI``/``AMQUHT`` -> ``AMOUNT``), each a candidate of kind ``"misread"``. A word both
+    engines read alike is never one: two readings agreeing outweigh a lexicon that does not
+    know a name (``SERI``, ``TAMAN``); nor is a first reading that is a known word, and a
+    variant's letters must be like the first reading's (``MIN_SIMILARITY``). Neither
+    engine read a variant: its prior is ``MISREAD_PRIOR``."""
+    suspects = []
+    for p in found:
+        if known is None or p.core in known:
+            continue
+        options = [alt for word in (p.core, p.other)
+                   for alt in misread_alternatives(word, known)
+                   if alt.lower() != p.other.lower()
+                   and _similarity(alt, p.core) >= MIN_SIMILARITY]
+        options = [cased(alt, p.core) for alt in dict.fromkeys(a.lower() for a in options)]
+        if options and may_replace(p.core, options[0], known):
+            suspects.append(Suspect(p.start, p.start + len(p.core), p.core,
+                                    tuple(options[:MAX_MISREAD]), "misread", MISREAD_PRIOR))
+    return suspects
+
+
 #: Runs of words the two readings split differently, taken whole, up to this many words.
 MAX_RUN_WORDS = 3
-#: ...and only where their letters and digits are this alike (difflib's ratio): ``PB F/``
-#: is no reading of ``PREY``.
-MIN_RUN_SIMILARITY = 0.6
 
 
 def regrouped(line: str, reading: LineReading) -> list[Suspect]:
@@ -109,7 +141,7 @@ def regrouped(line: str, reading: LineReading) -> list[Suspect]:
     alternative (kind ``"regrouped"``). Numbers stay sacred: a run with a digit in either
     reading is never regrouped (``12.50RM`` never becomes ``12 50RM``, nor ``81750.JOHOR``,
     as the receipt prints it, ``81750 JOHOR``). A run never crosses a column gap, its letters
-    must be alike in both readings (``MIN_RUN_SIMILARITY``), and no word of the other run may
+    must be alike in both readings (``MIN_SIMILARITY``), and no word of the other run may
     lack a letter or hold a bar (Tesseract's ``|`` from a rule)."""
     tokens, opcodes = _aligned(line, reading)
     found = []
@@ -122,8 +154,7 @@ def regrouped(line: str, reading: LineReading) -> list[Suspect]:
         other = " ".join(words)
         if ("  " in run  # a run across columns
                 or digits(run) or digits(other)
-                or difflib.SequenceMatcher(None, _alnum(run), _alnum(other)).ratio()
-                < MIN_RUN_SIMILARITY
+                or _similarity(run, other) < MIN_SIMILARITY
                 or any("|" in w or not _ALNUM.search(w) for w in words)):
             continue
         prior = PRIOR_WEIGHT * (_mean_log_odds(reading.confidences[j1:j2])
@@ -133,6 +164,11 @@ def regrouped(line: str, reading: LineReading) -> list[Suspect]:
 
 
 _ALNUM = re.compile(r"[^\W_]")
+
+
+def _similarity(a: str, b: str) -> float:
+    """How alike two texts' letters and digits are (difflib's ratio, case folded)."""
+    return difflib.SequenceMatcher(None, _alnum(a), _alnum(b)).ratio()
 
 
 def _alnum(text: str) -> str:

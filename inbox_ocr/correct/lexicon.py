@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable, Mapping
 from importlib import resources
 
 #: Tesseract language code -> pyspellchecker's word list.
@@ -18,25 +19,32 @@ WORD_LISTS = {"eng": "en", "fra": "fr", "deu": "de", "spa": "es", "por": "pt", "
 
 
 class Lexicon:
-    """A set of lower-case words; ``word in lexicon`` ignores case."""
+    """Lower-case words with how often each occurs (the word list's counts, 0 when it has
+    none); ``word in lexicon`` and ``frequency`` ignore case."""
 
-    def __init__(self, words: frozenset[str]) -> None:
-        self._words = words
+    def __init__(self, words: Iterable[str] | Mapping[str, int]) -> None:
+        self._counts: Mapping[str, int] = (
+            dict(words) if isinstance(words, Mapping) else dict.fromkeys(words, 0))
 
     def __contains__(self, word: object) -> bool:
-        return isinstance(word, str) and word.lower() in self._words
+        return isinstance(word, str) and word.lower() in self._counts
 
     def __len__(self) -> int:
-        return len(self._words)
+        return len(self._counts)
+
+    def frequency(self, word: str) -> int:
+        return self._counts.get(word.lower(), 0)
 
 
 def load_lexicon(languages: str) -> Lexicon:
     """The words of English and of every language of ``languages`` that has a word list."""
     codes = {"en"} | {WORD_LISTS[c] for c in languages.split("+") if c in WORD_LISTS}
-    words: set[str] = set()
+    counts: dict[str, int] = {}
     folder = resources.files("spellchecker") / "resources"
     for code in sorted(codes):
         with (folder / f"{code}.json.gz").open("rb") as raw, gzip.open(raw, "rt",
                                                                        encoding="utf-8") as f:
-            words.update(word.lower() for word in json.load(f))
-    return Lexicon(frozenset(words))
+            for word, count in json.load(f).items():
+                key = word.lower()
+                counts[key] = max(count, counts.get(key, 0))
+    return Lexicon(counts)

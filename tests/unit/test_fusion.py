@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import pytest
 
-from inbox_ocr.correct.confusion import find_suspects
+from inbox_ocr.correct.confusion import find_suspects, misread_alternatives
 from inbox_ocr.correct.corrector import ConfusionCorrector, window_end
 from inbox_ocr.correct.fusion import (
     agreeing,
@@ -15,6 +15,7 @@ from inbox_ocr.correct.fusion import (
     may_replace,
     pairs,
     regrouped,
+    variants,
 )
 from inbox_ocr.correct.lexicon import Lexicon
 from inbox_ocr.records import LineReading
@@ -174,3 +175,66 @@ def test_a_run_and_a_word_inside_it_never_both_change() -> None:
         1, "Arnount due", (reading("Arnountdue"),))
     assert result.text == "Amount due"
     assert [c.reason for c in result.corrections] == ["ocr-confusion:multi-char"]
+
+
+WORDS = Lexicon({"amount": 900, "mount": 50, "total": 800, "tote": 30, "thank": 500,
+                 "item": 400, "alan": 300, "servo": 20, "rubbish": 10})
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("AMOUNI", ("AMOUNT",)),    # i for t: letters of a like shape
+    ("Anount", ("Amount",)),    # n for m
+    ("Thak", ("Thank",)),       # a letter lost inside the word
+    ("Totai", ("Total",)),
+    ("JALAN", ()),              # never a letter dropped (ALAN): a name is no known word
+    ("Serv", ()),               # ... nor one added at an end (Servo)
+    ("Amount", ()),             # a known word is no misread
+    ("A1OUNT", ()),             # nor a word with a digit
+    ("ruhbish", ("rubbish",)),  # b and h: a like shape
+    ("rupbish", ()),            # p and b: none
+])
+def test_a_misread_word_becomes_the_known_words_one_like_letter_away(
+        word: str, expected: tuple[str, ...]) -> None:
+    assert misread_alternatives(word, WORDS) == expected
+    assert misread_alternatives(word, None) == ()  # only with a lexicon
+
+
+def test_the_most_frequent_known_words_are_tried_first() -> None:
+    words = Lexicon({"iter": 10, "item": 400, "itch": 1, "items": 300})
+    assert misread_alternatives("Iten", words) == ("Item", "Iter")
+    assert misread_alternatives("ITEN", Lexicon({f"ite{c}": 1 for c in "mhr"}
+                                                | {"itern": 1, "itean": 1})) == (
+        "ITEAN", "ITEH", "ITEM", "ITER")  # at most four, alphabetical where none is known
+    assert misread_alternatives("Iten", Lexicon(frozenset({"item"}))) == ("Item",)
+
+
+def test_variants_of_both_readings_where_they_disagree_and_never_where_they_agree() -> None:
+    # RapidOCR's AMOUNI, Tesseract's AMQUHT: neither is a word, AMOUNT is one letter from one.
+    found = variants(pairs("AMOUNI 12.50", reading("AMQUHT", "12.50")), WORDS)
+    assert [(s.token, s.alternatives, s.kind) for s in found] == [
+        ("AMOUNI", ("AMOUNT",), "misread")]
+    assert found[0].prior < 0  # neither engine read it: it must be that much clearer
+    from_other = variants(pairs("Tcial 5.00", reading("Totai", "5.00")), WORDS)
+    assert [s.alternatives for s in from_other] == [("Total",)]
+    # Both engines read JALAN (or SERI, TAMAN): two readings agree, no variant.
+    assert variants(pairs("AMOUNI JALAN", reading("AMOUNT", "JALAN")), WORDS) == []
+    # A first reading that is a known word stays as the engines read it.
+    assert variants(pairs("Total 5.00", reading("Tolal", "5.00")), WORDS) == []
+    # A variant far from the first reading is none (difference of more than two letters).
+    assert variants(pairs("MAKASSAR", reading("WAKF")), Lexicon({"wake": 1})) == []
+    assert variants(pairs("AMOUNI", reading("AMQUHT")), None) == []
+
+
+def test_a_variant_wins_only_by_the_margin_plus_its_prior() -> None:
+    line = "AMOUNI 12.50"
+    second = (reading("AMQUHT", "12.50"),)
+    # the window: the word and the one after it
+    scorer = TableScorer({"AMOUNI 12.50": -20.0, "AMQUHT 12.50": -25.0,
+                          "AMOUNT 12.50": -15.0})
+    corrector = ConfusionCorrector(scorer, margin=3.0, name="fake", known=WORDS)
+    assert corrector.correct(1, line, second).text == line  # 5 nats, less the prior's 3
+    scorer.table["AMOUNT 12.50"] = -13.0
+    result = corrector.correct(1, line, second)
+    assert result.text == "AMOUNT 12.50"
+    assert [(c.before, c.after, c.reason, c.margin) for c in result.corrections] == [
+        ("AMOUNI", "AMOUNT", "ocr-confusion:misread", 4.0)]
