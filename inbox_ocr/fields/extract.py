@@ -13,7 +13,9 @@ The rule is the accounting users' one: a flagged raw value beats a wrong correct
   the document (an unambiguous date, its language, its currency or country); otherwise it is
   kept as printed with ``valid: false``;
 - amounts read by OCR are ``valid`` only when something in the document cross-checks them:
-  subtotal + tax (+ rounding) = total, cash - change = total, or two total lines agreeing;
+  subtotal + tax (+ rounding) = total, cash - change = total, or two total lines agreeing; a
+  total that nothing confirms is replaced by another reading of it that is confirmed (the
+  second OCR engine's, or the amount without a space OCR put in it), flagged ``reread``;
 - IBANs (ISO 13616 mod 97) and VAT numbers (DE, FR, PL, GB, BE, NL, IT, ES, AT; India's GSTIN)
   are checked by their checksums; an identifier with no known checksum is not ``valid``;
 - words that the OCR engine read with a low confidence make the field not ``valid``;
@@ -28,6 +30,7 @@ kept in ``source``. ``today`` is injected (dates are checked against a plausible
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -107,7 +110,7 @@ def extract_fields(pages: Sequence[PageInput], *, today: date) -> Fields:
 
     _pick_invoice_number(lines, put)
     _pick_dates(lines, locale, today, put)
-    _pick_amounts(lines, locale, put)
+    _pick_amounts(lines, locale, put, disputes)
     _pick_currency(lines, put)
     _pick_vendor(lines, put)
     _pick_tax_id(lines, put)
@@ -201,7 +204,13 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
         put(name, hit, reading.value.isoformat(), problem)
 
 
-def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put) -> None:
+# The second OCR reading of a line's words whose digits it reads otherwise, by (page, line):
+# (word, the other reading's word).
+_Disputes = dict[tuple[int, int], list[tuple[str, str]]]
+
+
+def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put,
+                  disputes: _Disputes | None = None) -> None:
     totals = _amount_hits(lines, _TOTAL, locale, _NOT_TOTAL, _NOT_STRONG_TOTAL)
     subtotals = _amount_hits(lines, _SUBTOTAL, locale)
     taxes = _amount_hits(lines, _TAX, locale, _NOT_TAX, _NOT_TAX)
@@ -231,7 +240,10 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put) -> None:
     s = subtotal[1] if subtotal else None
     x = tax[1] if tax else None
     if total is not None and total[1] is not None and "total" not in checked:
-        total = _paid_total(total, totals, rounding, cash, change, s, x)
+        total = _paid_total(total, [*totals, *subtotals], rounding, cash, change, s, x)
+    if total is not None and "total" not in checked:
+        total = _reread_total(total, lines, totals, locale, disputes or {}, rounding, cash, change,
+                              subtotal, tax)
     t = total[1] if total else None
     if t is not None and s is not None and x is not None:
         adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
@@ -339,22 +351,19 @@ def _paid_total(total: _Amount,
                 cash: Sequence[tuple[_Line, Decimal]], change: Sequence[tuple[_Line, Decimal]],
                 subtotal: Decimal | None, tax: Decimal | None) -> _Amount:
     """The picked total is confirmed by nothing, but cash - change equals another printed
-    total: that one was paid, so use it ("Nett Total: $1 1.20" misread beside
-    "Total Amount: $11.20", CASH $11.20, Change $0.00). A line with a rounding word counts as
+    total or a subtotal: that one was paid, so use it ("Nett Total: $1 1.20" misread beside
+    "Total Amount: $11.20", CASH $11.20, Change $0.00; no total label, but SUBTOTAL RM53.60,
+    CASH RM100.00, CHANGE RM46.40). A line with a rounding word counts as
     a printed total when its amount is within 0.05 of the picked one ("Rounding RM 13.60"
     after "Total RM 13.58"). Only one such value may match; otherwise the pick stays."""
     hit, value = total[0], total[1]
     if value is None:
         return total
-    paid = {v for line, v in cash if line != hit.line}
-    back = {v for line, v in change if line != hit.line}
-    due = {p - b for p in paid for b in back}
-    adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
-    if (value in due or value in paid
-            or any(v == value and h.line != hit.line for h, v, _p in totals)
-            or (subtotal is not None and tax is not None
-                and any(subtotal + tax + a == value for a in adjustments))):
+    if _confirmed(total, totals, rounding, cash, change, subtotal, tax):
         return total  # already confirmed by the usual checks
+    # What was paid, from every cash line: the pick may be the cash line itself (no total
+    # label: the largest amount printed with a currency is the cash handed over).
+    due = {p - b for _l, p in cash for _m, b in change}
     found: dict[Decimal, _Amount] = {}
     for h, v, _p in totals:
         if v is not None and v != value and v in due:
@@ -366,6 +375,94 @@ def _paid_total(total: _Amount,
     if len(found) != 1:
         return total
     return next(iter(found.values()))
+
+
+# An amount that OCR broke with a space: "NET TOTAL 2 2.25" (22.25).
+_SPACED_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}) (\d{1,3}[.,]\d{2})\s*$")
+
+
+def _reread_total(total: _Amount, lines: Sequence[_Line], totals: Sequence[_Amount],
+                  locale: Locale,
+                  disputes: _Disputes, rounding: Sequence[tuple[_Line, Decimal]],
+                  cash: Sequence[tuple[_Line, Decimal]], change: Sequence[tuple[_Line, Decimal]],
+                  subtotal: _Amount | None, tax: _Amount | None) -> _Amount:
+    """The picked total is confirmed by nothing (or could not be read at all), but another
+    reading of its amount is: the second OCR engine's, confirmed by that engine's reading of
+    the other amounts (``Total 248.015``, which Tesseract reads ``248.05`` beside its
+    ``CASH 248.05``), or the amount without a space that OCR put inside it, confirmed by the
+    text as read (``NET TOTAL 2 2.25``, ``Cash 22.25``). Confirmed means equal to the amount
+    paid, cash - change, subtotal + tax (+ rounding), or the subtotal. Exactly one other
+    reading must be confirmed; it is reported, never valid, with the reason ``reread`` (the
+    printed text stays in ``source``)."""
+    hit, value = total[0], total[1]
+    s = subtotal[1] if subtotal else None
+    x = tax[1] if tax else None
+    if value is not None and _confirmed(total, totals, rounding, cash, change, s, x):
+        return total
+
+    def second(line: _Line, value: Decimal | None) -> Decimal | None:
+        """The second engine's reading of the amount on ``line`` read as ``value``: its own
+        where the two disagree on its digits, the same where they agree."""
+        for word, other in disputes.get((line.page, line.number), ()):
+            if value is not None and word not in line.text:
+                continue
+            last = _last_number(other, 0)
+            try:
+                return None if last is None else parse_amount(last[0], locale.decimal)
+            except ValueError:
+                return None
+        return value
+
+    readings: list[tuple[Decimal, str, bool]] = []  # value, whence, from the second reading
+    if (other := second(hit.line, None)) is not None and other != value:
+        readings.append((other, "the second OCR reading of the line", True))
+    if (m := _SPACED_AMOUNT.search(hit.line.text)) and m.end(2) == hit.end:
+        with contextlib.suppress(ValueError):
+            readings.append((parse_amount(m[1] + m[2], locale.decimal),
+                             f"{m[0].strip()!r} without its space", False))
+    if not readings:
+        return total
+    def seconds(pattern: re.Pattern[str], first: Sequence[tuple[_Line, Decimal]],
+                ) -> list[tuple[_Line, Decimal]]:
+        """The second reading of the cash or change lines, also of those whose first
+        reading holds no amount (``CASH : 248.015``)."""
+        read = dict(first)
+        return [(line, v) for line in lines if pattern.search(line.view or line.text)
+                and (v := second(line, read.get(line))) is not None]
+
+    again, back = seconds(_CASH, cash), seconds(_CHANGE, change)
+    s2 = second(subtotal[0].line, s) if subtotal else None
+    x2 = second(tax[0].line, x) if tax else None
+    matched = []
+    for v, whence, from_second in readings:
+        candidate = (hit, v, None)
+        if from_second:
+            ok = _confirmed(candidate, (), rounding, again, back, s2, x2) or v == s2
+        else:
+            ok = _confirmed(candidate, (), rounding, cash, change, s, x) or v == s
+        if ok:
+            matched.append((v, whence))
+    if len(matched) != 1:
+        return total
+    v, whence = matched[0]
+    return hit, v, (f"reread: {hit.line.text[hit.start:hit.end]!r} is {money(v)} in "
+                    f"{whence}, which the amounts paid or added up confirm")
+
+
+def _confirmed(total: _Amount, totals: Sequence[_Amount],
+               rounding: Sequence[tuple[_Line, Decimal]],
+               cash: Sequence[tuple[_Line, Decimal]], change: Sequence[tuple[_Line, Decimal]],
+               subtotal: Decimal | None, tax: Decimal | None) -> bool:
+    """Another line confirms the total's amount: the amount paid, cash - change, another
+    total line, or subtotal + tax (+ rounding)."""
+    hit, value = total[0], total[1]
+    paid = {v for line, v in cash if line != hit.line}
+    back = {v for line, v in change if line != hit.line}
+    adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
+    return (value in paid or value in {p - b for p in paid for b in back}
+            or any(v == value and h.line != hit.line for h, v, _p in totals)
+            or (subtotal is not None and tax is not None
+                and any(subtotal + tax + a == value for a in adjustments)))
 
 
 _DOLLARS = frozenset({"USD", "AUD", "CAD", "HKD", "NZD", "SGD", "TWD", "MXN"})

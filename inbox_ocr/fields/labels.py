@@ -62,7 +62,8 @@ _TOTAL = _labels(
           r"|gesamtsumme|rechnungssumme|totaal\s*(?:te\s*betalen|bedrag|incl\w*)|te\s*betalen"
           r"|totaalbedrag|total\s*a\s*pagar|importe\s*total|total\s*factura"
           r"|totale\s*(?:fattura|documento|da\s*pagare)|valor\s*total|total\s*a\s*pagar"),
-    (1.0, r"total\s*(?:sales\s*)?\(?[^)\d]{0,12}incl\w*|total\s*amount|total\s*brutto"
+    # "TotaySales (Inclusive of GST)": the l misread as in the 0.8 labels below
+    (1.0, r"tota[l1Ity]\s*(?:sales\s*)?\(?[^)\d]{0,12}incl\w*|total\s*amount|total\s*brutto"
           r"|total\s*with\s*(?:gst|sst|vat|tax)|amount\s*incl\w*"
           r"|suma\s*brutto|warto[śs][ćc]\s*brutto"),
     # "Tota1", "Totat", "IUIAL" (a dot-matrix TOTAL): OCR misreads of the label itself.

@@ -312,6 +312,50 @@ def test_total_paid_in_cash_preferred_over_a_stronger_label_that_disagrees() -> 
     assert total.source == "Total Amount: $11.20"
 
 
+def test_no_total_label_but_the_subtotal_is_what_was_paid() -> None:
+    # SROIE train 167: no total line; cash - change is the subtotal. The largest amount with a
+    # currency, the cash handed over, is no total.
+    fields = fields_of("SHOP SDN BHD\n18-03-2018 11:23\nSUBTOTAL        RM53.60\n"
+                       "CASH        RM100.00\nCHANGE        RM46.40\nTAXABLE AMOUNT  RM50.57")
+    total = fields.get("total")
+    assert total is not None and (total.value, total.valid) == ("53.60", True)
+    assert total.source == "SUBTOTAL        RM53.60"
+    # Without the change line nothing ties the subtotal to the payment: the weak pick stays.
+    weak = fields_of("SHOP SDN BHD\n18-03-2018 11:23\nSUBTOTAL        RM53.60\n"
+                     "CASH        RM100.00")
+    assert (value(weak, "total"), weak.get("total").valid) == ("100.00", False)  # type: ignore[union-attr]
+
+
+def test_a_total_reread_by_the_second_engine_is_taken_only_where_that_reading_adds_up() -> None:
+    # SROIE train 133: RapidOCR reads 248.015 twice, Tesseract 248.05 twice.
+    text = ("SHOP SDN BHD\n05/01/2018\n(Excluded GST) Sub Total :     234.00\n"
+            "TotalGST :       14.04\nTotal       248.015\nCASH :    248.015\nChange :  0.01")
+    second = ((5, "248.015", "248.05"), (6, "248.015", "248.05"))
+    found = extract_fields([PageInput(1, text, (), second)], today=TODAY).get("total")
+    assert found is not None and found.value == "248.05" and not found.valid
+    assert found.reason is not None and found.reason.startswith("reread: '248.015' is 248.05")
+    # Only the total read otherwise: its cash line does not confirm it (248.015 is no
+    # amount), so the ambiguous reading stays, flagged.
+    alone = extract_fields([PageInput(1, text, (), second[:1])], today=TODAY).get("total")
+    assert alone is not None and alone.value == "248.015" and not alone.valid
+    # A total that the first reading confirms is never reread (SROIE dev 231: 119.70 is
+    # 120.00 - 0.30; Tesseract's 119.76 is 120.06 - 0.30 only by mixing its readings).
+    paid = ("SHOP\n05/01/2018\nTotal Incl. GST6%    RM 119.70\nCASH        RM 120.00\n"
+            "CHANGE        RM 0.30")
+    kept = extract_fields([PageInput(1, paid, (), ((3, "119.70", "119.76"), (4, "120.00", "120.06")))],
+                          today=TODAY).get("total")
+    assert kept is not None and kept.value == "119.70"
+
+
+def test_an_amount_broken_by_a_space_is_joined_only_where_the_payment_confirms_it() -> None:
+    # SROIE train 280: "NET TOTAL 2 2.25", Cash 22.25.
+    text = "SHOP\n22/04/2017\n3  SUB TOTAL        21.00\nNET TOTAL        2 2.25\nCash   {}"
+    joined = fields_of(text.format("22.25")).get("total")
+    assert joined is not None and (joined.value, joined.valid) == ("22.25", False)
+    assert joined.reason is not None and "'2 2.25' without its space" in joined.reason
+    assert value(fields_of(text.format("30.00")), "total") == "2.25"  # nothing confirms 22.25
+
+
 def test_rounded_total_on_a_rounding_line_confirmed_by_payment() -> None:
     fields = fields_of("99 MART\n19/10/2018\nTotal Sales (Inclusive GST) RM   13.58\n"
                        "Rounding Ad justment RM     ,02\nRounding RM   13.60\n"
