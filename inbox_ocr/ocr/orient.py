@@ -9,7 +9,10 @@ after detection: the boxes of the page's text lines, and a line classifier's ver
   clockwise before they are classified, and the verdict tells 90 from 270.
 - Otherwise the verdict tells 0 from 180.
 
-Only a clear majority turns a page: an upright page is never turned on a split vote.
+Only a clear majority turns a page: an upright page is never turned on a split vote. The
+classifier can still be wrong on a whole page, so its turn is checked: the recogniser reads
+the same lines as the turn shows them and as the opposite turn would, and the better reading
+wins (``confirmed``).
 
 Tesseract (``inbox_ocr.ocr.tesseract``) has no line classifier: a page it reads with a low
 mean word confidence (``worth_turning``) is read again turned, and the turned reading is kept
@@ -70,6 +73,17 @@ def turn(sideways: bool, verdicts: Sequence[tuple[str, float]]) -> int:
         return 90 if flipped > weight / 2 else 270
     upside_down = len(verdicts) >= MIN_LINES and weight > 0 and flipped >= FLIP_SHARE * weight
     return 180 if upside_down else 0
+
+
+def confirmed(degrees: int, turned: Sequence[float], opposite: Sequence[float]) -> int:
+    """The classifier's turn, checked by the recogniser: ``turned`` and ``opposite`` are its
+    scores on the sampled lines as that turn shows them and as the opposite turn (half a
+    page further) would. The opposite wins only when it reads better on average: then an
+    upside-down verdict leaves the page as it is, and a sideways one turns it the other
+    quarter."""
+    if not turned or not opposite or sum(turned) / len(turned) >= sum(opposite) / len(opposite):
+        return degrees
+    return (degrees + 180) % 360
 
 
 #: Tesseract: a page read with a mean word confidence (0-100) below this is tried turned.

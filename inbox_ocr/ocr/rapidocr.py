@@ -118,7 +118,23 @@ class RapidOcrEngine:
         except Exception as exc:  # onnxruntime raises its own error types
             raise EngineFailed(f"rapidocr orientation failed: {type(exc).__name__}: "
                                f"{exc}") from exc
-        return orient.turn(sideways, [(str(label), float(score)) for label, score in verdicts])
+        degrees = orient.turn(sideways, [(str(label), float(score))
+                                         for label, score in verdicts])
+        if not degrees:
+            return 0
+        # The classifier can be wrong on a whole page (SROIE train 090, upright, 9 of 12 lines
+        # "180"): the recogniser reads the same lines both ways, and the better reading wins.
+        # The crops as the verdict's turn shows them, and as the opposite turn would.
+        flipped = [np.ascontiguousarray(np.rot90(c, k=2)) for c in crops]
+        upright, other = (crops, flipped) if sideways and degrees == 270 else (flipped, crops)
+        try:
+            ours, _elapsed = self._ocr.text_rec(upright)
+            theirs, _elapsed = self._ocr.text_rec(other)
+        except Exception as exc:  # onnxruntime raises its own error types
+            raise EngineFailed(f"rapidocr orientation failed: {type(exc).__name__}: "
+                               f"{exc}") from exc
+        return orient.confirmed(degrees, [float(score) for _text, score in ours],
+                                [float(score) for _text, score in theirs])
 
     def _assemble(self, image: Image.Image, regions: list[Region]) -> OcrResult:
         reread = None

@@ -375,3 +375,43 @@ def test_rapidocr_keeps_the_accents_when_the_languages_have_them(languages: str)
         assert word in read[languages], (word, read[languages])
     assert "25,00" in read[languages]
     assert read["eng"] != read[languages]  # with English alone the accents are not there
+
+
+def test_a_wrong_upside_down_verdict_is_overruled_by_the_recogniser(
+        invoice: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RapidOCR's line classifier called an upright SROIE receipt (train 090) upside down on 9
+    of 12 lines. Here it is made to say "180" on every line of an upright page: the real
+    recogniser reads the lines better as they are, so the page stays upright. A page that is
+    upside down is still turned (the test above)."""
+    engine = next(engine_for("rapidocr"))
+    inner: object = engine
+    while hasattr(inner, "engine"):  # the fallback and preparing wrappers
+        inner = inner.engine
+    ocr = inner._ocr  # type: ignore[attr-defined]
+    real = ocr.text_cls
+
+    def always_flipped(crops: list[object]) -> tuple[object, list[list[object]], float]:
+        found, _verdicts, elapsed = real(crops)
+        return found, [["180", 0.99] for _ in crops], elapsed
+
+    monkeypatch.setattr(ocr, "text_cls", always_flipped)
+    try:
+        upright = engine.recognize(invoice)
+        assert upright.turned == 0
+        assert "Invoice No: INV-2024-0042" in normalised_lines(upright.text)
+        # Upside down, a verdict of "180" is right, and the recogniser agrees.
+        assert engine.recognize(invoice.rotate(180)).turned == 180
+    finally:
+        engine.close()
+
+
+SROIE_090 = Path(__file__).parents[2] / ".." / "shared" / "datasets" / "sroie-train" / "img" / "090.jpg"
+
+
+@pytest.mark.skipif(not SROIE_090.is_file(), reason="../shared/datasets/sroie-train is not present")
+def test_an_upright_receipt_the_classifier_calls_upside_down_stays_upright(
+        rapid: OcrEngine) -> None:
+    with Image.open(SROIE_090) as receipt:
+        result = rapid.recognize(receipt)
+    assert result.turned == 0
+    assert "TRI SHAAS SDN BHD" in result.text

@@ -52,3 +52,12 @@ def test_tesseract_keeps_a_turned_reading_only_when_it_is_clearly_better() -> No
     assert not orient.better(garbage, [])  # nothing read beats garbage from a turned page
     assert not orient.better(words(("Invoice", 60.0)), garbage)  # not read well
     assert not orient.better(words(("I", 95.0)), words(("uu nsm uou snosmo", 45.0)))  # too little
+
+
+def test_the_recogniser_overrules_a_turn_that_reads_worse_than_its_opposite() -> None:
+    assert orient.confirmed(180, [0.95, 0.9], [0.5, 0.6]) == 180
+    assert orient.confirmed(180, [0.5, 0.6], [0.95, 0.9]) == 0  # upright after all
+    assert orient.confirmed(90, [0.4], [0.9]) == 270  # sideways the other way
+    assert orient.confirmed(270, [0.4], [0.9]) == 90
+    assert orient.confirmed(90, [0.8], [0.8]) == 90  # a tie keeps the verdict
+    assert orient.confirmed(180, [], []) == 180  # nothing read: the verdict stands
