@@ -205,10 +205,18 @@ def rebreak(pieces: list[list[Glyph]], reference: str,
             piece = glyphs[start:end]
             if out and _split_cents(out[-1], piece):
                 out[-1] = out[-1] + piece
+            elif _QUANTITY.fullmatch("".join(g.text for g in piece)):
+                out += [piece[:-1], piece[-1:]]  # "2X" -> "2 X"
             else:
                 out.append(piece)
             start = end
     return out
+
+
+#: A quantity glued to its times sign (``2X 6.50``): receipts print ``2 X 6.50``, with a
+#: narrow gap that Tesseract closes. Measured on sroie-train: its ground truth has 107
+#: ``N X`` against 18 ``NX``.
+_QUANTITY = re.compile(r"\d{1,3}[xX]")
 
 
 _CENTS = re.compile(r"\d{2}[^\w.,]?")

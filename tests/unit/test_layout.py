@@ -99,6 +99,15 @@ def test_rebreak_never_splits_an_amount_after_its_decimal_mark() -> None:
     assert texts(rebreak(pieces_in_region(region("NO.123", 0, 0)), "NO. 123")) == ["NO.", "123"]
 
 
+def test_a_quantity_and_its_times_sign_are_two_words() -> None:
+    pieces = pieces_in_region(region("2X 6.50", 0, 0))
+    assert texts(rebreak(pieces, "2X 6.50")) == ["2", "X", "6.50"]
+    assert texts(rebreak(pieces_in_region(region("12x", 0, 0)), "12x")) == ["12", "x"]
+    # A code that ends in x, or a word, stays whole.
+    for word in ("001055194x", "1234X", "Xx", "2XL", "x2"):
+        assert texts(rebreak(pieces_in_region(region(word, 0, 0)), word)) == [word]
+
+
 def test_assemble_rereads_each_region_for_its_breaks() -> None:
     seen: list[str] = []
 
