@@ -93,11 +93,18 @@ def _aligned(line: str, reading: LineReading,
 
 def disagreements(found: list[Pair], known: Container[str] | None = None) -> list[Suspect]:
     """The words a second reading reads otherwise (``pairs``) that the numbers rule lets it
-    replace (``may_replace``), each with the other reading as its one alternative (kind
-    ``"second-reading"``)."""
+    replace (``may_replace``), unless it lost letters of them (``_lost``), each with the
+    other reading as its one alternative (kind ``"second-reading"``)."""
     return [Suspect(p.start, p.start + len(p.core), p.core, (p.other,), "second-reading",
                     p.prior)
-            for p in found if may_replace(p.core, p.other, known)]
+            for p in found if may_replace(p.core, p.other, known) and not _lost(p, known)]
+
+
+def _lost(pair: Pair, known: Container[str] | None) -> bool:
+    """The second reading lost letters of the word: two or more fewer, and no known word
+    (``IUIAL``, how a dot-matrix TOTAL reads, as ``UAL``; ``SANYUSTAT`` as ``SANYO``). On
+    sroie-train and sroie-dev such a word never fixed one."""
+    return len(pair.other) <= len(pair.core) - 2 and (known is None or pair.other not in known)
 
 
 #: The prior of a word neither engine read (nats): it must be that much clearer.

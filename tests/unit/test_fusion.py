@@ -43,6 +43,18 @@ def test_disagreeing_words_become_candidates_with_the_engines_confidence_as_prio
     assert disagreements(pairs(line, reading("Amount:", "RM", "12.50")))[0].prior == 0.0
 
 
+def test_a_second_reading_that_lost_letters_is_no_candidate() -> None:
+    # SROIE dev 421: "IUIAL" (a dot-matrix TOTAL, which the fields read as a total label)
+    # became "UAL", and the total was lost.
+    assert disagreements(pairs("IUIAL 4.50", reading("UAL", "4.50")), KNOWN) == []
+    assert disagreements(pairs("IUIAL 4.50", reading("UAL", "4.50"))) == []
+    # One letter fewer, or a known word, still is one.
+    assert [s.alternatives for s in disagreements(pairs("Amcount", reading("Amount")), KNOWN)
+            ] == [("Amount",)]
+    assert [s.alternatives for s in disagreements(pairs("Totalll", reading("Total")), KNOWN)
+            ] == [("Total",)]
+
+
 def test_case_punctuation_and_split_differences_are_no_disagreements() -> None:
     assert disagreements(pairs("TOTAL: 5.00", reading("Total", "5.00"))) == []
     # the engines split the words differently: left alone
