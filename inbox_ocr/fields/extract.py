@@ -400,21 +400,26 @@ def _reread_total(total: _Amount, lines: Sequence[_Line], totals: Sequence[_Amou
     if value is not None and _confirmed(total, totals, rounding, cash, change, s, x):
         return total
 
-    def second(line: _Line, value: Decimal | None) -> Decimal | None:
-        """The second engine's reading of the amount on ``line`` read as ``value``: its own
-        where the two disagree on its digits, the same where they agree."""
+    def second(line: _Line, printed: str | None = None) -> Decimal | None:
+        """The second engine's reading of the amount ``printed`` on ``line`` (by default
+        the line's last number): its own where the two disagree on that word's digits, else
+        the first reading's; None when neither reads an amount there."""
+        if printed is None:
+            last = _last_number(line.text, 0)
+            printed = last[0] if last else None
         for word, other in disputes.get((line.page, line.number), ()):
-            if value is not None and word not in line.text:
-                continue
-            last = _last_number(other, 0)
-            try:
-                return None if last is None else parse_amount(last[0], locale.decimal)
-            except ValueError:
-                return None
-        return value
+            if printed is None or printed in word or word in printed:
+                theirs = _last_number(other, 0)
+                printed = theirs[0] if theirs else None
+                break
+        if printed is None:
+            return None
+        with contextlib.suppress(ValueError):
+            return parse_amount(printed, locale.decimal)
+        return None
 
     readings: list[tuple[Decimal, str, bool]] = []  # value, whence, from the second reading
-    if (other := second(hit.line, None)) is not None and other != value:
+    if (other := second(hit.line, hit.text)) is not None and other != value:
         readings.append((other, "the second OCR reading of the line", True))
     if (m := _SPACED_AMOUNT.search(hit.line.text)) and m.end(2) == hit.end:
         with contextlib.suppress(ValueError):
@@ -422,17 +427,14 @@ def _reread_total(total: _Amount, lines: Sequence[_Line], totals: Sequence[_Amou
                              f"{m[0].strip()!r} without its space", False))
     if not readings:
         return total
-    def seconds(pattern: re.Pattern[str], first: Sequence[tuple[_Line, Decimal]],
-                ) -> list[tuple[_Line, Decimal]]:
-        """The second reading of the cash or change lines, also of those whose first
-        reading holds no amount (``CASH : 248.015``)."""
-        read = dict(first)
-        return [(line, v) for line in lines if pattern.search(line.view or line.text)
-                and (v := second(line, read.get(line))) is not None]
-
-    again, back = seconds(_CASH, cash), seconds(_CHANGE, change)
-    s2 = second(subtotal[0].line, s) if subtotal else None
-    x2 = second(tax[0].line, x) if tax else None
+    # The second reading of the cash and change lines, also of those whose first reading
+    # holds no amount (``CASH : 248.015``).
+    again = [(line, v) for line in lines if _CASH.search(line.view or line.text)
+             and (v := second(line)) is not None]
+    back = [(line, v) for line in lines if _CHANGE.search(line.view or line.text)
+            and (v := second(line)) is not None]
+    s2 = second(subtotal[0].line, subtotal[0].text) if subtotal else None
+    x2 = second(tax[0].line, tax[0].text) if tax else None
     matched = []
     for v, whence, from_second in readings:
         candidate = (hit, v, None)

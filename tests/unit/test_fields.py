@@ -345,6 +345,10 @@ def test_a_total_reread_by_the_second_engine_is_taken_only_where_that_reading_ad
     kept = extract_fields([PageInput(1, paid, (), ((3, "119.70", "119.76"), (4, "120.00", "120.06")))],
                           today=TODAY).get("total")
     assert kept is not None and kept.value == "119.70"
+    # A line whose total is followed by another amount (train 013: "Sub Total Discount RM RM
+    # 15.00 0.00") is reread only in the word of its own amount.
+    both = ("SHOP\n05/01/2018\nTotal Discount   RM RM   15.00 0.00\nCASH CHANGE   RH RH   15.00 0.00")
+    assert value(fields_of(both), "total") == "15.00"
 
 
 def test_an_amount_broken_by_a_space_is_joined_only_where_the_payment_confirms_it() -> None:
