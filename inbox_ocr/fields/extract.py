@@ -246,20 +246,16 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put,
                               subtotal, tax)
     t = total[1] if total else None
     if t is not None and s is not None and x is not None:
-        adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
-        if any(s + x + a == t for a in adjustments):
+        if any(s + x + a == t for a in _adjustments(rounding)):
             checked |= {"total", "subtotal", "tax"}
         elif not (s == t and x < t):  # s == t: prices include the tax, nothing to add up
             reason = f"sum-mismatch: subtotal {money(s)} + tax {money(x)} != total {money(t)}"
             problems.update(total=reason, subtotal=reason, tax=reason)
     if total is not None and t is not None and "total" not in problems:
         hit = total[0]
-        paid = [v for line, v in cash if line != hit.line]
-        back = [v for line, v in change if line != hit.line]
-        same = [h for h, v, _p in totals if v == t and h.line != hit.line]
         rivals = sorted({money(v) for h, v, _p in totals
                          if v is not None and v != t and h.weight == hit.weight >= 1.0})
-        if any(p - b == t for p in paid for b in back) or t in paid or same:
+        if _confirmed(total, totals, (), cash, change, None, None):  # paid, or another total
             checked.add("total")
         elif rivals:
             problems["total"] = "conflicting-values: " + ", ".join([money(t), *rivals])
@@ -460,11 +456,15 @@ def _confirmed(total: _Amount, totals: Sequence[_Amount],
     hit, value = total[0], total[1]
     paid = {v for line, v in cash if line != hit.line}
     back = {v for line, v in change if line != hit.line}
-    adjustments = [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
     return (value in paid or value in {p - b for p in paid for b in back}
             or any(v == value and h.line != hit.line for h, v, _p in totals)
             or (subtotal is not None and tax is not None
-                and any(subtotal + tax + a == value for a in adjustments)))
+                and any(subtotal + tax + a == value for a in _adjustments(rounding))))
+
+
+def _adjustments(rounding: Sequence[tuple[_Line, Decimal]]) -> list[Decimal]:
+    """What a rounding line may add to or take from subtotal + tax: nothing, or its amount."""
+    return [Decimal(0)] + [v for _l, v in rounding] + [-v for _l, v in rounding]
 
 
 _DOLLARS = frozenset({"USD", "AUD", "CAD", "HKD", "NZD", "SGD", "TWD", "MXN"})
