@@ -24,6 +24,7 @@ from PIL import Image
 from inbox_ocr.errors import EngineFailed, StartupError
 from inbox_ocr.ocr import orient
 from inbox_ocr.ocr.api import OcrResult
+from inbox_ocr.ocr.colons import dark_blobs, lone_colons
 from inbox_ocr.ocr.layout import Glyph, LineText, Region, assemble, fold
 from inbox_ocr.records import LineReading, Word
 
@@ -84,7 +85,9 @@ class RapidOcrEngine:
             if degrees:
                 turned = scaled.transpose(orient.TURNS[degrees])
                 regions = self._detect(turned)
-            result = self._assemble(turned or scaled, regions)
+            page = turned or scaled
+            colons = lone_colons(dark_blobs(page), regions)
+            result = self._assemble(page, regions + colons, frozenset(colons))
             return dataclasses.replace(result, turned=degrees) if degrees else result
         finally:
             for made in (turned, scaled):
@@ -136,7 +139,8 @@ class RapidOcrEngine:
         return orient.confirmed(degrees, [float(score) for _text, score in ours],
                                 [float(score) for _text, score in theirs])
 
-    def _assemble(self, image: Image.Image, regions: list[Region]) -> OcrResult:
+    def _assemble(self, image: Image.Image, regions: list[Region],
+                  colons: frozenset[Region] = frozenset()) -> OcrResult:
         reread = None
         if self._reader:
             reader = self._reader
@@ -144,6 +148,8 @@ class RapidOcrEngine:
             margin = ACCENT_LINE_MARGIN if self._accents else LINE_MARGIN
 
             def reread(region: Region) -> LineText | None:
+                if region in colons:  # a lone colon found in the image: nothing to re-read
+                    return None
                 return reader.read(line_crop(gray, region, margin))
 
         text, laid, second = assemble(regions, reread, self._accents)

@@ -415,3 +415,21 @@ def test_an_upright_receipt_the_classifier_calls_upside_down_stays_upright(
         result = rapid.recognize(receipt)
     assert result.turned == 0
     assert "TRI SHAAS SDN BHD" in result.text
+
+
+def test_rapidocr_finds_a_lone_colon_between_label_and_value(rapid: OcrEngine) -> None:
+    """The detector boxes no lone colon in a column of its own; the page image still has it
+    (``inbox_ocr.ocr.colons``), and the read space-joined columns keep it in place."""
+    page = Image.new("L", (1400, 420), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=40)
+    for row, (label, value) in enumerate((("Total", "12.00"), ("Cash", "20.00"),
+                                          ("Change", "8.00"))):
+        y = 60 + 110 * row
+        draw.text((80, y), label, fill=0, font=font)
+        draw.text((640, y), ":", fill=0, font=font)
+        draw.text((1000, y), value, fill=0, font=font)
+    result = rapid.recognize(page)
+    assert normalised_lines(result.text) == ["Total : 12.00", "Cash : 20.00", "Change : 8.00"]
+    found = [w for w in result.words if w.text == ":"]
+    assert len(found) == 3 and all(w.confidence == 90.0 for w in found)
