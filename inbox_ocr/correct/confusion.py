@@ -33,6 +33,8 @@ _TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
 _AMOUNT = re.compile(r"^[-+]?(\d{1,3}([,.]\d{3})+|\d+)[.,]\d{2}$")
 MAX_CANDIDATES = 8
 MIN_NUMBER_DIGITS = 3
+#: A word with digits in it has at least this share of letters (``T0MAT0`` has 4 of 6).
+MIN_WORD_LETTERS = 0.6
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,18 @@ def _word_alternatives(core: str, known: Container[str] | None = None
     """``Inv0ice`` -> ``Invoice``: a word of letters with one or two confusable digits.
 
     Identifiers (``INV-2024-0042``, ``A4``, ``R2D2``) do not qualify: separators, short
-    tokens, more than two digits, or digits that are not confusable all freeze the token.
+    tokens, more than two digits, or digits that are not confusable all freeze the token. A
+    token of two or three characters qualifies only with a lexicon, and only for a ``0`` read
+    for an ``O`` (``N0:`` -> ``NO:``, ``L0T`` -> ``LOT``).
     """
-    if len(core) < 4 or not core.isalnum():
+    if not core.isalnum():
         return None
     digits = [i for i, ch in enumerate(core) if ch.isdigit()]
     letters = sum(ch.isalpha() for ch in core)
-    if not digits or len(digits) > 2 or letters < 0.7 * len(core):
+    if len(core) < 4:  # "N0", "L0T": only a 0 in a short known word ("1X" is a quantity)
+        if known is None or digits != [core.find("0")] or letters != len(core) - 1:
+            return None
+    elif not digits or len(digits) > 2 or letters < MIN_WORD_LETTERS * len(core):
         return None
     if any(core[i] not in DIGIT_AS_LETTERS for i in digits):
         return None
@@ -196,6 +203,7 @@ def _number_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
 
     At least three digits must be there as read: with fewer, the token is as likely a code
     that merely looks like an amount (a unit number ``LOT G.22`` must not become ``6.22``).
+    The fix must be an amount, a plausible date, or a run of digits read with an O in it.
     """
     if sum(ch.isdigit() for ch in core) < MIN_NUMBER_DIGITS:
         return None
@@ -203,9 +211,15 @@ def _number_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
     if not letters or len(letters) > 2 or any(ch not in LETTER_AS_DIGIT for ch in letters):
         return None
     fixed = "".join(LETTER_AS_DIGIT.get(ch, ch) for ch in core)
-    if not _AMOUNT.match(fixed) and not _plausible_date(fixed):
+    if not _AMOUNT.match(fixed) and not _plausible_date(fixed) and not _digit_run(core):
         return None
     return "number", (fixed,)
+
+
+def _digit_run(core: str) -> bool:
+    """``475OO`` -> ``47500``: a run of digits with one or two letters O in it (a postcode or
+    a quantity). Only the O, the letter most like a 0: ``10S`` and ``B2`` stay codes."""
+    return core.isalnum() and len(core) >= 4 and all(ch.isdigit() or ch in "Oo" for ch in core)
 
 
 _DMY = re.compile(r"^(\d{1,2})([-/.])(\d{1,2})\2(\d{2}|\d{4})$")

@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
         ("Tota1 due", [("Tota1", "Total")]),
         ("C0MPANY SDN BHD", [("C0MPANY", "COMPANY")]),
         ("Date: O7/11/2024", [("O7/11/2024", "07/11/2024")]),
+        ("47500 SUBANG JAYA, 475OO, 4330O", [("475OO", "47500"), ("4330O", "43300")]),
     ],
 )
 def test_confusions_are_proposed(line: str, expected: list[tuple[str, str]]) -> None:
@@ -382,6 +383,24 @@ def test_a_digit_becomes_a_letter_only_in_a_known_word() -> None:
     # The document's languages (ocr.languages) add their word lists: "montant" is French.
     assert "M0NTANT" not in {s.token for s in find_suspects("M0NTANT", english)}
     assert "M0NTANT" in {s.token for s in find_suspects("M0NTANT", load_lexicon("eng+fra"))}
+
+
+def test_a_short_word_with_a_zero_for_an_o_is_tried_only_with_a_lexicon() -> None:
+    english = load_lexicon("eng")
+    proposed = {s.token: s.alternatives for s in find_suspects(
+        "GST REG N0: 001006288896  L0T 12  T0MAT0 SAUCE", english)}
+    assert proposed == {"N0": ("NO",), "L0T": ("LOT",), "T0MAT0": ("TOMATO",)}
+    assert find_suspects("N0: L0T") == []  # without a lexicon a short token may be a code
+    # A quantity, a code, a unit and a 1 or 5 in a short token all stay as read.
+    assert find_suspects("1X 5.20  2X  A0  10S  B2  1D  5G", english) == []
+
+
+def test_a_run_of_digits_takes_only_an_o_for_a_zero() -> None:
+    """A postcode read with an O (``475OO``) is a run of digits; other letters in a run, or a
+    run shorter than four, stay a code."""
+    assert [s.alternatives for s in find_suspects("475OO 4600o 81100")] == [("47500",),
+                                                                           ("46000",)]
+    assert find_suspects("4750S 47B00 5O0 O") == []
 
 
 def test_letter_groups_read_for_another_are_tried_only_with_a_lexicon() -> None:
