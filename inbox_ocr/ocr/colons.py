@@ -2,11 +2,11 @@
 
 Receipts print ``Total     :     12.00`` with the colon in a column of its own. RapidOCR's
 detector finds the label and the amount but not the colon: two dots are too small for a text
-region (lowering its thresholds or enlarging the page found none on sroie-train). The page
-image still has them, so ``lone_colons`` looks for them where they must be: in the gap between
-two regions on one row, as exactly two small dark blobs of like size stacked one above the other
-and nothing else there. Each one found becomes a one-glyph region that ``layout.assemble``
-places like any other.
+region (lowering its thresholds or enlarging the page found no more of them on five
+sroie-train receipts). The page image still has them, so ``lone_colons`` looks for them where
+they must be: in the gap between two regions on one row, as exactly two small dark blobs of
+like size stacked one above the other and nothing else there. Each one found becomes a
+one-glyph region that ``layout.assemble`` places like any other.
 
 ``lone_colons`` is a pure function of blob and region boxes; ``dark_blobs`` is the thin OpenCV
 adapter that finds the blobs of a page.

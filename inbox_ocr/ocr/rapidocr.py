@@ -86,7 +86,7 @@ class RapidOcrEngine:
                 turned = scaled.transpose(orient.TURNS[degrees])
                 regions = self._detect(turned)
             page = turned or scaled
-            colons = lone_colons(dark_blobs(page), regions)
+            colons = lone_colons(self._blobs(page), regions)
             result = self._assemble(page, regions + colons, frozenset(colons))
             return dataclasses.replace(result, turned=degrees) if degrees else result
         finally:
@@ -101,6 +101,14 @@ class RapidOcrEngine:
         except Exception as exc:  # onnxruntime and OpenCV raise their own error types
             raise EngineFailed(f"rapidocr failed: {type(exc).__name__}: {exc}") from exc
         return [region_of(item) for item in found or []]
+
+    @staticmethod
+    def _blobs(image: Image.Image) -> list[tuple[float, float, float, float]]:
+        try:
+            return dark_blobs(image)
+        except Exception as exc:  # OpenCV raises cv2.error
+            raise EngineFailed(f"rapidocr colon search failed: {type(exc).__name__}: {exc}"
+                               ) from exc
 
     def _upright_turn(self, image: Image.Image, regions: list[Region]) -> int:
         """Degrees (counter-clockwise) that make the page upright (``inbox_ocr.ocr.orient``):
