@@ -217,9 +217,10 @@ def _number_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
 
 
 def _digit_run(core: str) -> bool:
-    """``475OO`` -> ``47500``: a run of digits with one or two letters O in it (a postcode or
-    a quantity). Only the O, the letter most like a 0: ``10S`` and ``B2`` stay codes."""
-    return core.isalnum() and len(core) >= 4 and all(ch.isdigit() or ch in "Oo" for ch in core)
+    """``475OO`` -> ``47500``: a run of digits with letters O in it (a postcode or a quantity;
+    ``_number_alternatives`` has already asked for three digits and at most two letters).
+    Only the O, the letter most like a 0: ``10S`` and ``B2`` stay codes."""
+    return all(ch.isdigit() or ch in "Oo" for ch in core)
 
 
 _DMY = re.compile(r"^(\d{1,2})([-/.])(\d{1,2})\2(\d{2}|\d{4})$")

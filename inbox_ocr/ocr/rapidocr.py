@@ -24,7 +24,7 @@ from PIL import Image
 from inbox_ocr.errors import EngineFailed, StartupError
 from inbox_ocr.ocr import orient
 from inbox_ocr.ocr.api import OcrResult
-from inbox_ocr.ocr.colons import dark_blobs, lone_colons
+from inbox_ocr.ocr.colons import Box, dark_blobs, lone_colons
 from inbox_ocr.ocr.layout import Glyph, LineText, Region, assemble, fold
 from inbox_ocr.records import LineReading, Word
 
@@ -103,7 +103,7 @@ class RapidOcrEngine:
         return [region_of(item) for item in found or []]
 
     @staticmethod
-    def _blobs(image: Image.Image) -> list[tuple[float, float, float, float]]:
+    def _blobs(image: Image.Image) -> list[Box]:
         try:
             return dark_blobs(image)
         except Exception as exc:  # OpenCV raises cv2.error
