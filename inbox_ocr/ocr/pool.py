@@ -44,6 +44,10 @@ T = TypeVar("T")
 START_TIMEOUT_S = 120.0
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 PAGE_BUFFER_THRESHOLD = 1 << 20
+#: An OCR worker trims its heap (``trim_heap``) when no page has come this long after its
+#: last one: between the pages of a batch it keeps its memory, and an idle daemon's workers
+#: give it back.
+IDLE_TRIM_S = 1.0
 
 
 def release_big_buffers() -> None:
@@ -64,14 +68,16 @@ def release_big_buffers() -> None:
 
 
 def trim_heap() -> None:
-    """Give the memory freed while reading a page back to the system (OCR workers, per page).
+    """Give the memory freed while reading pages back to the system (an idle OCR worker).
 
     The workers keep glibc's dynamic mmap threshold: RapidOCR's ONNX Runtime sessions run
     without a memory arena and allocate and free tens of MB per layer, and with the fixed 1 MiB
     threshold each of those became a fresh mapping: 5.6 s per SROIE receipt instead of 1.8 s
-    (sys time 5.5 s per page). Trimming after each page keeps the speed and brings a RapidOCR
-    worker back to about 180 MiB between pages (700-800 MiB without, peak about 1.1 GB on the
-    largest receipts either way). No-op where the C library is not glibc.
+    (sys time 5.5 s per page). Trimming brings a RapidOCR worker back to about 180 MiB (about
+    600 MiB without, flat over 40 receipts; peak about 1.1 GB on the largest receipts either
+    way), but the next page faults those pages in again: trimmed after every page, 63 receipts
+    took 2.12 s each instead of 1.56 s (``IDLE_TRIM_S``). No-op where the C library is not
+    glibc.
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)
@@ -102,25 +108,34 @@ def _child_main(factory: Callable[[], OcrEngine], conn: Connection) -> None:
         return
     conn.send(("ready", engine.name, engine.version))
     try:
-        while True:
-            try:
-                page: _Page = conn.recv()
-            except EOFError:
-                return
-            faults.checkpoint("ocr.worker.crash")
-            faults.checkpoint("ocr.worker.hang")
-            image = Image.frombytes(page.mode, page.size, page.data)
-            try:
-                conn.send(("ok", engine.recognize(image)))
-            except InboxOcrError as exc:
-                conn.send(("error", exc))
-            except Exception as exc:  # an engine raising something odd fails the page only
-                conn.send(("error", EngineCrashed(f"{type(exc).__name__}: {exc}")))
-            finally:
-                image.close()
-                trim_heap()
+        serve(engine, conn)
     finally:
         engine.close()
+
+
+def serve(engine: OcrEngine, conn: Connection, idle: float = IDLE_TRIM_S,
+          trim: Callable[[], None] = trim_heap) -> None:
+    """Answer pages from ``conn`` until EOF (a worker's loop): each page's ``OcrResult``, or
+    the error that fails it. ``trim`` runs once the worker has been idle ``idle`` seconds
+    after a page."""
+    while True:
+        if not conn.poll(idle):
+            trim()
+        try:
+            page: _Page = conn.recv()
+        except EOFError:
+            return
+        faults.checkpoint("ocr.worker.crash")
+        faults.checkpoint("ocr.worker.hang")
+        image = Image.frombytes(page.mode, page.size, page.data)
+        try:
+            conn.send(("ok", engine.recognize(image)))
+        except InboxOcrError as exc:
+            conn.send(("error", exc))
+        except Exception as exc:  # an engine raising something odd fails the page only
+            conn.send(("error", EngineCrashed(f"{type(exc).__name__}: {exc}")))
+        finally:
+            image.close()
 
 
 class _Child(PipedChild):
