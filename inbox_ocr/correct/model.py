@@ -250,6 +250,9 @@ class LlamaScorer:
         self._known = 0  # how many of them have it (``compare_all`` keeps none)
         self._cells = 0
         self._start = 1  # the first scored token: after the prompt
+        # The log-softmax's working rows, kept: a fresh one per decode (up to ``MAX_ROWS`` MiB
+        # for Gemma 3) is a fresh mapping whose pages fault in each time.
+        self._scratch: Any = None
 
     def load(self, path: Path) -> None:
         try:
@@ -262,6 +265,7 @@ class LlamaScorer:
             # The Llama object gives the vocabulary and metadata; its own context stays small.
             self._llm = Llama(model_path=str(path), n_ctx=64, n_batch=64,
                               n_gpu_layers=self._settings.gpu_layers, n_threads=threads,
+                              n_threads_batch=threads,
                               verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ConfigError("llm.model_path", f"cannot load {path}: {exc}") from exc
@@ -439,7 +443,10 @@ class LlamaScorer:
         # log-sum-exp of each row, in one float32 buffer (numpy sums pairwise, accurate to
         # about 1e-6 here): a row is the whole vocabulary (262 144 entries for Gemma 3)
         peak = logits.max(axis=1, keepdims=True)
-        shifted = np.subtract(logits, peak)
+        if self._scratch is None or self._scratch.shape[0] < rows:
+            self._scratch = np.empty((max(rows, MAX_ROWS), self._n_vocab), np.float32)
+        shifted = self._scratch[:rows]
+        np.subtract(logits, peak, out=shifted)
         np.exp(shifted, out=shifted)
         log_norm = np.log(shifted.sum(axis=1)) + peak[:, 0]
         out = []
@@ -453,7 +460,7 @@ class LlamaScorer:
         for native in (self._batch, self._ctx):
             if native is not None:
                 native.close()
-        self._batch = self._ctx = None
+        self._batch = self._ctx = self._scratch = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None

@@ -282,6 +282,20 @@ def test_compared_scores_differ_as_the_scores_one_at_a_time() -> None:
     assert other[0] > other[1]
 
 
+def test_llm_threads_sets_the_threads_of_every_decode() -> None:
+    """``llm.threads`` governs the batched decodes the corrector runs, not only one-token
+    ones (llama-cpp-python otherwise gives batches one thread per CPU)."""
+    settings = LlmSettings(threads=1)
+    scorer = LlamaScorer(settings)
+    scorer.load(resolve_model(settings))
+    try:
+        params = scorer._ctx.params
+        assert (params.n_threads, params.n_threads_batch) == (1, 1)
+        assert compare(scorer, ["Tax Invoice", "Tax lnvoice"])[0] > -math.inf
+    finally:
+        scorer.close()
+
+
 def test_correct_command_reads_stdin(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "inbox_ocr", "correct", "--report"],
                           input="Am0unt: 1,2OO.00\n", capture_output=True, text=True,
