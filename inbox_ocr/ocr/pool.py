@@ -75,9 +75,9 @@ def trim_heap() -> None:
     threshold each of those became a fresh mapping: 5.6 s per SROIE receipt instead of 1.8 s
     (sys time 5.5 s per page). Trimming brings a RapidOCR worker back to about 180 MiB (about
     600 MiB without, flat over 40 receipts; peak about 1.1 GB on the largest receipts either
-    way), but the next page faults those pages in again: trimmed after every page, 63 receipts
-    took 2.12 s each instead of 1.56 s (``IDLE_TRIM_S``). No-op where the C library is not
-    glibc.
+    way), but the next page faults those pages in again: trimmed after every page, 12
+    sroie-dev receipts took 2.12 s each instead of 1.56 s (``IDLE_TRIM_S``). No-op where the
+    C library is not glibc.
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)
