@@ -47,7 +47,8 @@ class Suspect:
     alternatives: tuple[str, ...]
     kind: str  # "word" (digits inside a word), "number" (letters inside a number),
     # "multi-char" (a letter group read for another: rn/m, cl/d, vv/w), "misread" (a known
-    # word one like letter away), "second-reading" (another engine read the word otherwise:
+    # word one like letter away where the engines disagree), "misread-agreed" (the same
+    # where they agree), "second-reading" (another engine read the word otherwise:
     # ``inbox_ocr.correct.fusion``) or "regrouped" (a run of words it split otherwise)
     prior: float = 0.0  # nats added to each alternative's score before the margin test
 

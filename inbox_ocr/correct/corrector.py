@@ -14,7 +14,14 @@ from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from inbox_ocr.correct.confusion import TOKEN, Suspect, find_suspects, replace
-from inbox_ocr.correct.fusion import agreeing, disagreements, pairs, regrouped, variants
+from inbox_ocr.correct.fusion import (
+    agreed_misreads,
+    agreeing,
+    disagreements,
+    pairs,
+    regrouped,
+    variants,
+)
 from inbox_ocr.records import Correction, LineReading, PageCorrection
 
 
@@ -117,7 +124,8 @@ class ConfusionCorrector:
         if reading is not None:
             found = pairs(line, reading)
             suspects = (agreeing(suspects, found) + disagreements(found, self._known)
-                        + variants(found, self._known) + regrouped(line, reading))
+                        + variants(found, self._known) + regrouped(line, reading)
+                        + agreed_misreads(line, found, self._known))
         by_span: dict[tuple[int, int], list[Suspect]] = {}
         for suspect in suspects:
             by_span.setdefault((suspect.start, suspect.end), []).append(suspect)

@@ -119,10 +119,10 @@ def variants(found: list[Pair], known: Container[str] | None) -> list[Suspect]:
     """Where the two readings disagree on a word of letters (``pairs``), the known words one
     misread letter away from either reading (``confusion.misread_alternatives``:
     ``AMOUNI``/``AMQUHT`` -> ``AMOUNT``), each a candidate of kind ``"misread"``. A word both
-    engines read alike is never one: two readings agreeing outweigh a lexicon that does not
-    know a name (``SERI``, ``TAMAN``); nor is a first reading that is a known word, and a
-    variant's letters must be like the first reading's (``MIN_SIMILARITY``). Neither
-    engine read a variant: its prior is ``MISREAD_PRIOR``."""
+    engines read alike is none (``agreed_misreads`` tries it, with a stronger prior); nor is
+    a first reading that is a known word, and a variant's letters must be like the first
+    reading's (``MIN_SIMILARITY``). Neither engine read a variant: its prior is
+    ``MISREAD_PRIOR``."""
     suspects = []
     for p in found:
         if known is None or p.core in known:
@@ -135,6 +135,37 @@ def variants(found: list[Pair], known: Container[str] | None) -> list[Suspect]:
         if options and may_replace(p.core, options[0], known):
             suspects.append(Suspect(p.start, p.start + len(p.core), p.core,
                                     tuple(options[:MAX_MISREAD]), "misread", MISREAD_PRIOR))
+    return suspects
+
+
+#: The prior of a word both engines read alike into no known word (nats): two readings
+#: agreeing are twice the evidence against the lexicon that one is.
+AGREED_PRIOR = 2 * MISREAD_PRIOR
+
+
+def agreed_misreads(line: str, found: list[Pair], known: Container[str] | None
+                    ) -> list[Suspect]:
+    """Words of ``line`` both engines read alike (none of ``found``, the line's ``pairs``)
+    into no known word, tried as the known words one misread letter away
+    (``misread_alternatives``: ``Totai`` -> ``Total``, ``Anount`` -> ``Amount``), each a
+    candidate of kind ``"misread-agreed"`` with prior ``AGREED_PRIOR``: the engines agreeing
+    is evidence too, and most words they agree on that the lexicon lacks are names or the
+    receipt's own spelling (``JALAN``, ``ACRYIC``). Only with a lexicon; never a word with a
+    digit (``misread_alternatives``)."""
+    if known is None:
+        return []
+    differ = {p.start for p in found}
+    suspects = []
+    for match in TOKEN.finditer(line):
+        left, core = strip_token(match.group())
+        start = match.start() + left
+        if start in differ:
+            continue
+        options = [alt for alt in misread_alternatives(core, known)
+                   if _similarity(alt, core) >= MIN_SIMILARITY]
+        if options:
+            suspects.append(Suspect(start, start + len(core), core, tuple(options),
+                                    "misread-agreed", AGREED_PRIOR))
     return suspects
 
 

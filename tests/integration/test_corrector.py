@@ -227,18 +227,23 @@ def test_packaged_model_takes_the_second_reading_where_it_reads_better(
 def test_packaged_model_takes_a_known_word_one_misread_letter_away(
         corrector: SupervisedCorrector) -> None:
     """Where both engines misread a word (RapidOCR's ``AMOUNI``, Tesseract's ``AMQUHT``, as
-    sroie-train has them), the known word one like letter away wins; names both engines read
-    alike, and the amounts, stay."""
-    raw = "TOTAL AMOUNI:  RM 45.00\nTAMAN SERI Inciusive"
+    sroie-train has them), the known word one like letter away wins, and so it does, against
+    a stronger prior, where both read it alike (``Malavsia``); names both engines read alike,
+    and the amounts, stay."""
+    raw = "TOTAL AMOUNI:  RM 45.00\nTAMAN SERI Inciusive\nJalan Ampang, Malavsia"
     second = (LineReading(("TOTAL", "AMQUHT:", "RM", "45.00"), (95.0, 60.0, 96.0, 96.0),
                           (99.0, 80.0, 99.0, 99.0)),
               LineReading(("TAMAN", "SERI", "Inclusiye"), (95.0, 95.0, 60.0),
-                          (99.0, 99.0, 80.0)))
+                          (99.0, 99.0, 80.0)),
+              LineReading(("Jalan", "Ampang,", "Malavsia"), (95.0, 95.0, 90.0),
+                          (99.0, 99.0, 95.0)))
     result = corrector.correct(1, raw, second)
-    assert result.text == "TOTAL AMOUNT:  RM 45.00\nTAMAN SERI Inclusive"
+    assert result.text == ("TOTAL AMOUNT:  RM 45.00\nTAMAN SERI Inclusive\n"
+                           "Jalan Ampang, Malaysia")
     assert [(c.before, c.after, c.reason) for c in result.corrections] == [
         ("AMOUNI", "AMOUNT", "ocr-confusion:misread"),
-        ("Inciusive", "Inclusive", "ocr-confusion:misread")]
+        ("Inciusive", "Inclusive", "ocr-confusion:misread"),
+        ("Malavsia", "Malaysia", "ocr-confusion:misread-agreed")]
 
 
 def compare(scorer: LlamaScorer, texts: list[str]) -> list[float]:

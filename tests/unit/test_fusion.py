@@ -9,6 +9,9 @@ import pytest
 from inbox_ocr.correct.confusion import find_suspects, misread_alternatives
 from inbox_ocr.correct.corrector import ConfusionCorrector, window_end
 from inbox_ocr.correct.fusion import (
+    AGREED_PRIOR,
+    MISREAD_PRIOR,
+    agreed_misreads,
     agreeing,
     disagreements,
     disputed,
@@ -250,3 +253,33 @@ def test_a_variant_wins_only_by_the_margin_plus_its_prior() -> None:
     assert result.text == "AMOUNT 12.50"
     assert [(c.before, c.after, c.reason, c.margin) for c in result.corrections] == [
         ("AMOUNI", "AMOUNT", "ocr-confusion:misread", 4.0)]
+
+
+def test_a_word_both_readings_agree_on_is_tried_as_a_known_word_with_a_stronger_prior(
+        ) -> None:
+    # Both engines read Totai (sroie-train 117): the known word one like letter away is a
+    # candidate, against twice the prior of a word the readings disagree on.
+    line = "Totai 12.50 JALAN"
+    found = pairs(line, reading("Totai", "12.50", "JALAN"))
+    assert found == []
+    [suspect] = agreed_misreads(line, found, WORDS)
+    assert (suspect.token, suspect.alternatives, suspect.kind) == (
+        "Totai", ("Total",), "misread-agreed")
+    assert suspect.prior == AGREED_PRIOR == 2 * MISREAD_PRIOR
+    # A word the readings disagree on is left to ``variants``; digits and known words stay.
+    other = pairs("AMOUNI 12.50", reading("AMQUHT", "12.50"))
+    assert agreed_misreads("AMOUNI 12.50", other, WORDS) == []
+    assert agreed_misreads("Tota1 Total T0tai", [], WORDS) == []
+    assert agreed_misreads("Totai", [], None) == []  # no lexicon, no candidate
+
+
+def test_an_agreed_misread_must_beat_the_margin_plus_its_stronger_prior() -> None:
+    line = "Totai 12.50"
+    second = (reading("Totai", "12.50"),)
+    scorer = TableScorer({"Totai 12.50": -20.0, "Total 12.50": -12.0})
+    corrector = ConfusionCorrector(scorer, margin=3.0, name="fake", known=WORDS)
+    assert corrector.correct(1, line, second).text == line  # 8 nats, less the prior's 6
+    scorer.table["Total 12.50"] = -10.0
+    result = corrector.correct(1, line, second)
+    assert [(c.before, c.after, c.reason, c.margin) for c in result.corrections] == [
+        ("Totai", "Total", "ocr-confusion:misread-agreed", 4.0)]
