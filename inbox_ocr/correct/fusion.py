@@ -155,10 +155,10 @@ def agreed_misreads(line: str, found: list[Pair], known: Container[str] | None
     into no known word, tried as the known words one misread letter away
     (``misread_alternatives``: ``Totai`` -> ``Total``, ``Anount`` -> ``Amount``; the most
     frequent, and in words of ``MIN_AGREED_LETTERS`` or more), each a candidate of kind
-    ``"misread-agreed"`` with prior ``AGREED_PRIOR``: the engines agreeing
-    is evidence too, and most words they agree on that the lexicon lacks are names or the
-    receipt's own spelling (``JALAN``, ``ACRYIC``). Only with a lexicon; never a word with a
-    digit (``misread_alternatives``)."""
+    ``"misread-agreed"`` with prior ``AGREED_PRIOR``: the engines agreeing is evidence too,
+    and most words they agree on that the lexicon lacks are names or the receipt's own
+    spelling (``JALAN``, ``ACRYIC``). Only with a lexicon; never a word with a digit
+    (``misread_alternatives``)."""
     if known is None:
         return []
     differ = {p.start for p in found}
@@ -166,9 +166,7 @@ def agreed_misreads(line: str, found: list[Pair], known: Container[str] | None
     for match in TOKEN.finditer(line):
         left, core = strip_token(match.group())
         start = match.start() + left
-        if start in differ:
-            continue
-        if len(core) < MIN_AGREED_LETTERS:
+        if start in differ or len(core) < MIN_AGREED_LETTERS:
             continue
         options = [alt for alt in misread_alternatives(core, known)[:1]
                    if _similarity(alt, core) >= MIN_SIMILARITY]
