@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from multiprocessing import Pipe
+from multiprocessing.connection import Connection
 
 from PIL import Image
 
@@ -44,7 +45,7 @@ class Trims:
         self.happened.set()
 
 
-def start(idle: float, trims: Trims):  # type: ignore[no-untyped-def]
+def start(idle: float, trims: Trims) -> tuple[Connection, threading.Thread]:
     ours, theirs = Pipe()
     worker = threading.Thread(target=serve, args=(SizeEngine(), theirs, idle, trims))
     worker.start()
