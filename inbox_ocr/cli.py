@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only time the daemon's default configuration on this SROIE-style "
                       "folder's img/ receipts (seconds per receipt, corrector off and on)")
     thru.add_argument("--limit", type=int, help="with --receipts: the first N receipts")
+    thru.add_argument("--repeat", type=int, default=1,
+                      help="with --receipts: time corrector off and on this many times, "
+                      "alternating, and print the medians")
 
     soak = bench_sub.add_parser(
         "soak", help="drop files while killing the daemon at random; count lost and duplicates")
@@ -193,7 +196,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bench_throughput(args.pages, args.workers or tesseract.worker_count(), ocr.dpi, ocr.psm,
                          ocr.languages, args.big_pages, args.keep,
                          [float(mp) for mp in args.page_megapixels.split(",") if mp.strip()],
-                         args.receipts, args.limit)
+                         args.receipts, args.limit, max(1, args.repeat))
         return ExitCode.OK
     if args.bench == "soak":
         from inbox_ocr.bench.soak import soak

@@ -17,7 +17,9 @@ In one run, on one generated batch (PNGs and multi-page PDFs of invoice-like pag
 - **OCRmyPDF** (``ocrmypdf --sidecar``, text only) on the same files, when it is installed.
 - **seconds per receipt** (``--receipts DIR``, in place of everything else): the real daemon
   in its default configuration (default engine, the packaged model correcting with both
-  readings) on a folder's ``img/`` receipts, against the same daemon with the corrector off.
+  readings) on a folder's ``img/`` receipts, against the same daemon with the corrector off
+  (``--repeat N``: the two alternate N times; the medians are printed last, and every run the
+  share of CPU time that the virtual machine's host stole meanwhile).
 - **memory per page size** with the default engine (rapidocr): one OCR worker reading one
   page of each size (``--page-megapixels``) in a fresh process, peak resident memory
   (``ru_maxrss``, start-up included), with and without the cap that reads pages above 16 MP
@@ -349,31 +351,53 @@ enabled = {llm}
 """
 
 
+def cpu_times() -> tuple[int, int]:
+    """The machine's CPU time since boot as (all, stolen) clock ticks, from ``/proc/stat``:
+    on a virtual machine, time stolen by the host slows a run without any change in the code."""
+    first = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0]
+    fields = [int(x) for x in first.split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
 def receipts(root: Path, dataset: Path, limit: int | None,
-             say: Callable[[str], None]) -> None:
+             say: Callable[[str], None], repeat: int = 1) -> None:
     """Seconds per receipt of the real daemon in its default configuration (the default
     engine, the packaged model correcting with both readings) on a folder of receipt images,
-    against the same daemon with the corrector off, in the same run."""
+    against the same daemon with the corrector off, in the same run. With ``repeat`` > 1 the
+    two alternate that many times and the medians are printed last. Each run prints the share
+    of CPU time the host stole from this machine meanwhile (a virtual machine's noise)."""
     files = sorted(p for p in (dataset / "img").iterdir()
                    if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff"))
     files = files[:limit] if limit else files
     say(f"receipts: {len(files)} images from {dataset}, default configuration")
-    baseline = None
-    for llm in (False, True):
-        r = run_daemon_with(root / f"receipts-{'on' if llm else 'off'}", files,
-                            RECEIPT_CONFIG.format(llm="true" if llm else "false"),
-                            RECEIPT_MEMORY_INTERVAL)
-        each = r["seconds"] / len(files)
-        baseline = baseline or each
-        say(f"inbox-ocr corrector {'on ' if llm else 'off'}: {r['seconds']:7.1f} s  "
-            f"{each:.2f} s per receipt  ratio {each / baseline:.2f} x corrector off  "
-            f"(start-up {r['startup']:.1f} s apart, peak memory {r['rss'] / 2**20:.0f} MiB)")
+    each: dict[bool, list[float]] = {False: [], True: []}
+    for run in range(1, repeat + 1):
+        for llm in (False, True):
+            all0, stolen0 = cpu_times()
+            r = run_daemon_with(root / f"receipts-{'on' if llm else 'off'}", files,
+                                RECEIPT_CONFIG.format(llm="true" if llm else "false"),
+                                RECEIPT_MEMORY_INTERVAL)
+            all1, stolen1 = cpu_times()
+            steal = (stolen1 - stolen0) / max(1, all1 - all0)
+            each[llm].append(r["seconds"] / len(files))
+            baseline = each[False][-1]
+            tag = f" (run {run}/{repeat})" if repeat > 1 else ""
+            say(f"inbox-ocr corrector {'on ' if llm else 'off'}: {r['seconds']:7.1f} s  "
+                f"{each[llm][-1]:.2f} s per receipt  ratio {each[llm][-1] / baseline:.2f} x "
+                f"corrector off  (start-up {r['startup']:.1f} s apart, peak memory "
+                f"{r['rss'] / 2**20:.0f} MiB, CPU steal {steal:.1%}){tag}")
+    if repeat > 1:
+        off, on = statistics.median(each[False]), statistics.median(each[True])
+        say(f"median of {repeat}: corrector off {off:.2f} s, on {on:.2f} s per receipt "
+            f"(on: {min(each[True]):.2f}-{max(each[True]):.2f} s), ratio {on / off:.2f} x")
 
 
 def bench_throughput(pages: int, workers: int, dpi: int, psm: int, languages: str,
                      big_pages: int, keep: Path | None,
                      page_megapixels: list[float] | None = None,
-                     receipt_folder: Path | None = None, limit: int | None = None) -> str:
+                     receipt_folder: Path | None = None, limit: int | None = None,
+                     repeat: int = 1) -> str:
     root = keep or Path(tempfile.mkdtemp(prefix="inbox-ocr-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     out: list[str] = []
@@ -383,7 +407,7 @@ def bench_throughput(pages: int, workers: int, dpi: int, psm: int, languages: st
         print(text, flush=True)
 
     if receipt_folder is not None:
-        receipts(root, receipt_folder, limit, say)
+        receipts(root, receipt_folder, limit, say, repeat)
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
         return "\n".join(out)

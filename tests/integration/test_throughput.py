@@ -52,12 +52,16 @@ def test_bench_throughput_times_the_default_daemon_on_receipts(tmp_path: Path) -
     for name in ("receipt-cafe.jpg", "invoice-acme.png"):
         (tmp_path / "set" / "img" / name).write_bytes((repo / "samples" / name).read_bytes())
     proc = cli("bench", "throughput", "--receipts", str(tmp_path / "set"), "--keep",
-               str(tmp_path / "bench"), timeout=300)
+               str(tmp_path / "bench"), "--repeat", "2", timeout=400)
     assert proc.returncode == 0, proc.stderr
     assert "receipts: 2 images" in proc.stdout
     for figure in ("inbox-ocr corrector off", "inbox-ocr corrector on "):
-        line = next(row for row in proc.stdout.splitlines() if row.startswith(figure))
-        assert "s per receipt" in line and "x corrector off" in line, proc.stdout
+        rows = [row for row in proc.stdout.splitlines() if row.startswith(figure)]
+        assert [row.endswith(f"(run {n}/2)") for n, row in enumerate(rows, 1)] == [True, True]
+        assert all("s per receipt" in row and "x corrector off" in row and "CPU steal" in row
+                   for row in rows), proc.stdout
+    median = next(row for row in proc.stdout.splitlines() if row.startswith("median of 2:"))
+    assert "corrector off" in median and "per receipt" in median, proc.stdout
     assert "floor" not in proc.stdout  # only the receipts' figure
     # The corrector really ran: the packaged model corrected the pages.
     outbox = tmp_path / "bench" / "receipts-on" / "outbox"
