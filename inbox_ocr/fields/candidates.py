@@ -106,6 +106,16 @@ def _unlabelled_numbers(lines: Sequence[_Line],
     return hits
 
 
+#: A date read with a space for a separator (``spaced-date``) ranks below every well-formed
+#: date with the same label, or none.
+SPACED_DATE_WEIGHT = 0.9
+
+
+def _weighed(weight: float, reading: DateReading) -> float:
+    spaced = reading.problem is not None and reading.problem.startswith("spaced-date")
+    return weight * SPACED_DATE_WEIGHT if spaced else weight
+
+
 def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]]],
                locale: Locale, today: date, *, unlabelled: bool,
                skip: re.Pattern[str] | None) -> list[tuple[_Hit, DateReading]]:
@@ -126,13 +136,13 @@ def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]
             if below:
                 r = below[0]
                 r = DateReading(r.value, r.text, r.start + start, r.end + start, r.problem)
-                hits.append((_Hit(under, weight * 0.9, r.text, r.start, r.end), r))
+                hits.append((_Hit(under, _weighed(weight * 0.9, r), r.text, r.start, r.end), r))
                 labelled_lines.add((under.page, under.number))
             continue
         if readings:
             r = readings[0]
             r = DateReading(r.value, r.text, r.start + m.end(), r.end + m.end(), r.problem)
-            hits.append((_Hit(line, weight, r.text, r.start, r.end), r))
+            hits.append((_Hit(line, _weighed(weight, r), r.text, r.start, r.end), r))
             labelled_lines.add((line.page, line.number))
     if unlabelled:
         for line in lines:
@@ -144,7 +154,7 @@ def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]
             if skip is not None and skip.search(line.text[:readings[0].start]):
                 continue
             r = readings[0]
-            hits.append((_Hit(line, 0.6, r.text, r.start, r.end), r))
+            hits.append((_Hit(line, _weighed(0.6, r), r.text, r.start, r.end), r))
     return hits
 
 
@@ -156,6 +166,7 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
     label ends its line, the last number of the next line (printed below it)."""
     cents = _prints_cents(lines)
     found = []
+    lost: list[tuple[_Hit, Decimal | None, str | None]] = []
     for line, weight, m in _label_hits(lines, labels, reject, strong_reject):
         last = _last_number(line.text, m.end())
         rest = line.text[m.end():]
@@ -181,9 +192,19 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
             continue
         if value is not None and cents and value == value.to_integral_value() and "." not in \
                 text and "," not in text:
-            continue  # "2 23100": the decimal mark was lost; amounts here print cents
+            # "2 23100": the decimal mark was lost; amounts here print cents. "6 00" at the
+            # end of the line reads as 6.00, flagged, when no labelled line reads better.
+            if (m := _LOST_MARK.search(line.text)) and m.end() == end:
+                lost.append((_Hit(line, weight, m[0], m.start(), m.end()),
+                             Decimal(f"{m[1]}.{m[2]}"),
+                             f"lost-decimal-mark: read {m[0]!r} as {m[1]}.{m[2]}"))
+            continue
         found.append((_Hit(line, weight, text, start, end), value, problem))
-    return found
+    return found or lost
+
+
+# An amount whose decimal mark OCR read as a space, ending its line: "Total 6 00".
+_LOST_MARK = re.compile(r"(?<![\d.,])(\d{1,6}) (\d{2})\s*$")
 
 
 def _prints_cents(lines: Sequence[_Line]) -> bool:

@@ -45,6 +45,11 @@ _DATE_RES = [
                        re.IGNORECASE)),
     ("mdy", re.compile(rf"(?<![\w])({_MONTH})\.?\s+(\d{{1,2}})(?!\d)(?:st|nd|rd|th)?\s*,?\s*"
                        r"(\d{4})(?!\d)", re.IGNORECASE)),
+    # "05 02-18": OCR read one separator as a space. Two-digit day and month, a dash or a
+    # slash for the other separator (a dot would make "02 10.50" an amount a date), and no
+    # digit, time or amount around it; never valid (``spaced-date``).
+    ("spaced", re.compile(r"(?<![\d.,:/-])(\d{2}) (\d{2})([-/])(\d{4}|\d{2})(?![\d:.,/-])"
+                          r"|(?<![\d.,:/-])(\d{2})([-/])(\d{2}) (\d{4})(?![\d:.,/-])")),
 ]
 
 
@@ -91,6 +96,8 @@ def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReadi
                     value = date(_year(m[3], today), _MONTHS[m[2].lower()], int(m[1]))
                 elif kind == "mdy":
                     value = date(int(m[3]), _MONTHS[m[1].lower()], int(m[2]))
+                elif kind == "spaced":
+                    value, problem = _spaced(m, text, day_first, today)
                 else:
                     a, b, year = int(m[1]), int(m[3]), _year(m[4], today)
                     if a > 12 >= b or (a == b):
@@ -120,6 +127,28 @@ def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReadi
             taken.append((m.start(), end))
             found.append(DateReading(value, text, m.start(), end, problem))
     return sorted(found, key=lambda d: d.start)
+
+
+def _spaced(m: re.Match[str], text: str, day_first: bool | None, today: date,
+            ) -> tuple[date | None, str | None]:
+    """A numeric date with a space for one of its separators (``_DATE_RES``' "spaced"): its
+    value (None when the order is unknown) and a problem that always starts ``spaced-date``.
+    Raises ValueError when it is no date."""
+    a, b, printed = (m[1], m[2], m[4]) if m[1] else (m[5], m[7], m[8])
+    year = _year(printed, today)
+    first, second = int(a), int(b)
+    if first > 12 >= second or first == second:
+        value = date(year, second, first)
+    elif second > 12 >= first:
+        value = date(year, first, second)
+    elif day_first is None:
+        return None, (f"spaced-date: read '{text}' with a space for one of its separators, "
+                      f"and it is {first} {_month_name(second)} or {second} "
+                      f"{_month_name(first)}: the document does not say which")
+    else:
+        value = date(year, second, first) if day_first else date(year, first, second)
+    return value, (f"spaced-date: read '{text}' with a space for one of its separators; "
+                   "it may be no date")
 
 
 def _month_name(n: int) -> str:

@@ -625,6 +625,53 @@ def test_a_year_split_by_ocr_is_read_whole_but_flagged() -> None:
     assert timed is not None and timed.value == "2020-12-25"  # 18:30 is a time
 
 
+@pytest.mark.parametrize(("line", "expected"), [
+    ("01:34PM        568017        05 02-18", "2018-02-05"),  # SROIE train 070
+    ("12 05/2018 10:00", "2018-05-12"),
+    ("05-02 2018", "2018-02-05"),
+])
+def test_a_date_with_a_space_for_a_separator_is_read_but_flagged(line: str, expected: str
+                                                                 ) -> None:
+    (reading,) = find_dates(line, True, TODAY)
+    assert reading.value == date.fromisoformat(expected)
+    assert reading.problem is not None and reading.problem.startswith("spaced-date:")
+    found = fields_of(f"99 SPEED MART\n{line}\nTOTAL RM 141.50").get("invoice_date")
+    assert found is not None and found.value == expected and not found.valid
+
+
+@pytest.mark.parametrize("line", [
+    "Qty 02 10.50",  # an amount, not a date with a dot for a separator
+    "Tel 03 62-587191",  # a phone number
+    "5 02-18",  # a one-digit day
+    "05 02-18:30",  # a time follows
+    "Item 12 03/04/2024",  # the well-formed date is the one read
+])
+def test_spaced_dates_are_not_read_in_amounts_phone_numbers_or_beside_real_dates(line: str
+                                                                                 ) -> None:
+    assert all(r.problem is None for r in find_dates(line, True, TODAY))
+
+
+def test_a_well_formed_date_beats_a_spaced_one_under_the_same_label() -> None:
+    found = fields_of("SHOP\n05 02-18 10:00\n25/02/2018\nTOTAL 12.50").get("invoice_date")
+    assert found is not None and found.value == "2018-02-25"
+    # Alone, with nothing saying which comes first, it is flagged with both readings.
+    alone = fields_of("SHOP\n05 02-18 10:00\nTOTAL 12.50").get("invoice_date")
+    assert alone is not None and alone.value == "05 02-18" and not alone.valid
+    assert alone.reason is not None and "5 February or 2 May" in alone.reason
+
+
+def test_a_total_whose_decimal_mark_was_read_as_a_space_is_read_but_flagged() -> None:
+    found = fields_of("Item        6.00\nTotal        6 00\nCash        6.00").get("total")
+    assert found is not None and found.value == "6.00" and not found.valid
+    assert found.reason is not None and found.reason.startswith("lost-decimal-mark:")
+    # A total line read whole wins, and a whole number (a quantity) is never made cents.
+    other = fields_of("Item        6.00\nTotal        6 50\nGrand Total        6.50\n"
+                      "Cash        10.00").get("total")
+    assert other is not None and other.value == "6.50"
+    assert other.source.startswith("Grand Total")
+    assert value(fields_of("Item 6.00\nTotal 2 23100\nCash 10.00"), "total") != "2.23"
+
+
 def test_receipt_totals_seen_through_ocr_damage_on_sroie_train() -> None:
     # SROIE train 250: "Excl" read "Exol", and a "rounded" line printing the whole amount.
     gl = fields_of("Subtotal:        104.00\nTotal Exol. or GST        98.11\n"
