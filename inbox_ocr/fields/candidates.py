@@ -194,10 +194,11 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
                 text and "," not in text:
             # "2 23100": the decimal mark was lost; amounts here print cents. "6 00" at the
             # end of the line reads as 6.00, flagged, when no labelled line reads better.
-            if (m := _LOST_MARK.search(line.text)) and m.end() == end:
-                lost.append((_Hit(line, weight, m[0], m.start(), m.end()),
-                             Decimal(f"{m[1]}.{m[2]}"),
-                             f"lost-decimal-mark: read {m[0]!r} as {m[1]}.{m[2]}"))
+            if (spaced := _LOST_MARK.search(line.text)) and spaced.end() == end:
+                whole, cents_read = spaced[1], spaced[2]
+                lost.append((_Hit(line, weight, spaced[0], spaced.start(), spaced.end()),
+                             Decimal(f"{whole}.{cents_read}"),
+                             f"lost-decimal-mark: read {spaced[0]!r} as {whole}.{cents_read}"))
             continue
         found.append((_Hit(line, weight, text, start, end), value, problem))
     return found or lost

@@ -129,6 +129,23 @@ def test_rapidocr_reads_a_single_line_strip(rapid: OcrEngine) -> None:
     assert normalised_lines(rapid.recognize(strip).text)[0].replace(" ", "") == "TOTALRM25.50"
 
 
+def test_rapidocr_sessions_do_not_spin_and_others_keep_the_default(invoice: Image.Image) -> None:
+    from rapidocr_onnxruntime.utils.infer_engine import OrtInferSession
+
+    from inbox_ocr.ocr.rapidocr import SPIN_OPTION, RapidOcrEngine
+
+    rapid = RapidOcrEngine(threads=1)
+    ocr = rapid._ocr
+    for session in (ocr.text_det.infer, ocr.text_rec.session, ocr.text_cls.infer):
+        options = session.session.get_session_options()
+        assert options.get_session_config_entry(SPIN_OPTION) == "0"
+    # The factory is RapidOCR's own again once the engine is built.
+    with pytest.raises(RuntimeError):
+        OrtInferSession._init_sess_opts({}).get_session_config_entry(SPIN_OPTION)
+    assert "TOTAL" in rapid.recognize(invoice).text.upper()
+    rapid.close()
+
+
 def test_line_crop_of_a_degenerate_box_is_a_small_image_not_an_error() -> None:
     from inbox_ocr.ocr.layout import Region
     from inbox_ocr.ocr.rapidocr import LINE_HEIGHT, line_crop
