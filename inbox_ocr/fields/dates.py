@@ -99,16 +99,11 @@ def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReadi
                 elif kind == "spaced":
                     value, problem = _spaced(m, text, day_first, today)
                 else:
-                    a, b, year = int(m[1]), int(m[3]), _year(m[4], today)
-                    if a > 12 >= b or (a == b):
-                        value = date(year, b, a)
-                    elif b > 12 >= a:
-                        value = date(year, a, b)
-                    elif day_first is None:
-                        problem = (f"ambiguous-date: {text} is {a} {_month_name(b)} or "
-                                   f"{b} {_month_name(a)} and the document does not say which")
-                    else:
-                        value = date(year, b, a) if day_first else date(year, a, b)
+                    a, b = int(m[1]), int(m[3])
+                    value = _day_month(a, b, _year(m[4], today), day_first)
+                    if value is None:
+                        problem = (f"ambiguous-date: {text} is {_either(a, b)} and the "
+                                   "document does not say which")
             except ValueError:
                 continue  # 31/02/2024 and the like are not dates
             end = m.end()
@@ -135,20 +130,28 @@ def _spaced(m: re.Match[str], text: str, day_first: bool | None, today: date,
     value (None when the order is unknown) and a problem that always starts ``spaced-date``.
     Raises ValueError when it is no date."""
     a, b, printed = (m[1], m[2], m[4]) if m[1] else (m[5], m[7], m[8])
-    year = _year(printed, today)
-    first, second = int(a), int(b)
-    if first > 12 >= second or first == second:
-        value = date(year, second, first)
-    elif second > 12 >= first:
-        value = date(year, first, second)
-    elif day_first is None:
-        return None, (f"spaced-date: read '{text}' with a space for one of its separators, "
-                      f"and it is {first} {_month_name(second)} or {second} "
-                      f"{_month_name(first)}: the document does not say which")
-    else:
-        value = date(year, second, first) if day_first else date(year, first, second)
-    return value, (f"spaced-date: read '{text}' with a space for one of its separators; "
-                   "it may be no date")
+    value = _day_month(int(a), int(b), _year(printed, today), day_first)
+    said = f"spaced-date: read '{text}' with a space for one of its separators"
+    if value is None:
+        return None, f"{said}, and it is {_either(int(a), int(b))}: the document does not say which"
+    return value, f"{said}; it may be no date"
+
+
+def _day_month(a: int, b: int, year: int, day_first: bool | None) -> date | None:
+    """The date of a numeric ``a``/``b``/``year``: the order is certain where one of them
+    is over 12 (or both are the same), else ``day_first`` says; None when it cannot.
+    Raises ValueError when it is no date."""
+    if a > 12 >= b or a == b:
+        return date(year, b, a)
+    if b > 12 >= a:
+        return date(year, a, b)
+    if day_first is None:
+        return None
+    return date(year, b, a) if day_first else date(year, a, b)
+
+
+def _either(a: int, b: int) -> str:
+    return f"{a} {_month_name(b)} or {b} {_month_name(a)}"
 
 
 def _month_name(n: int) -> str:
