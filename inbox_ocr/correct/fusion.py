@@ -235,12 +235,23 @@ def agreeing(suspects: list[Suspect], found: list[Pair]) -> list[Suspect]:
     for suspect in suspects:
         other = others.get(suspect.start)
         if suspect.kind == "number" and other is not None:
-            kept = tuple(a for a in suspect.alternatives if digits(a) == digits(other))
+            kept = tuple(a for a in suspect.alternatives if digits(a) == digits(other)
+                         or _unopposed(suspect.token, a, other))
             if not kept:
                 continue
             suspect = dataclasses.replace(suspect, alternatives=kept)
         out.append(suspect)
     return out
+
+
+def _unopposed(ours: str, fixed: str, other: str) -> bool:
+    """A run of digits with letters O in it (``475OO``, ``confusion._digit_run``) whose other
+    reading, letter for letter, has no digit that differs from the fix (``475@@``, ``475@0``,
+    ``4,500``): nothing contradicts the zeros, so the model decides. ``S8.20`` against
+    ``$8.20`` is no such run: the S may be a dollar sign."""
+    return (len(other) == len(ours) == len(fixed)
+            and all(ch.isdigit() or ch in "Oo" for ch in ours)
+            and all(not o.isdigit() or o == f for o, f in zip(other, fixed, strict=True)))
 
 
 def disputed(line: str, reading: LineReading) -> list[Pair]:

@@ -147,6 +147,21 @@ def test_a_digit_fix_the_second_reading_contradicts_is_no_candidate() -> None:
         ("1O.00", ("10.00",))]
 
 
+def test_zeros_read_as_letters_stay_candidates_where_the_other_reading_has_no_digit_there(
+) -> None:
+    # SROIE train 330: RapidOCR "475OO", Tesseract "475@@": nothing contradicts the zeros.
+    line = "475OO SUBANG JAYA"
+    suspects = find_suspects(line)
+    assert [(x.token, x.alternatives) for x in suspects] == [("475OO", ("47500",))]
+    for other in ("475@@", "475@0", "4,500"):  # train 330, 340, 370
+        assert [(x.token, x.alternatives)
+                for x in agreeing(suspects, pairs(line, reading(other, "SUBANG", "JAYA")))
+                ] == [("475OO", ("47500",))]
+    # Another digit there, or another length, and it is no candidate.
+    for other in ("47506", "476@@", "475@"):
+        assert agreeing(suspects, pairs(line, reading(other, "SUBANG", "JAYA"))) == []
+
+
 def test_words_whose_digits_the_readings_disagree_on_are_disputed() -> None:
     line = "REG C01 04-05-2013 16:07"
     found = disputed(line, reading("REG", "Col", "G4-04-2018", "16:07"))
