@@ -229,7 +229,8 @@ def agreeing(suspects: list[Suspect], found: list[Pair]) -> list[Suspect]:
     """``suspects`` without the digit fixes the second reading contradicts: a letter read
     for a digit (``1O.00`` -> ``10.00``, kind ``"number"``) is fixed only into the digits
     the other engine read there, when it read that word otherwise (``S8.20`` stays when
-    Tesseract has ``$8.20``). ``found``: the line's ``pairs``."""
+    Tesseract has ``$8.20``), or, for a run of digits and O, where no digit of the other
+    reading contradicts the fix (``_unopposed``). ``found``: the line's ``pairs``."""
     others = {p.start: p.other for p in found}
     out = []
     for suspect in suspects:
