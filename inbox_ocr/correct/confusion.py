@@ -212,12 +212,12 @@ def _number_alternatives(core: str) -> tuple[str, tuple[str, ...]] | None:
     if not letters or len(letters) > 2 or any(ch not in LETTER_AS_DIGIT for ch in letters):
         return None
     fixed = "".join(LETTER_AS_DIGIT.get(ch, ch) for ch in core)
-    if not _AMOUNT.match(fixed) and not _plausible_date(fixed) and not _digit_run(core):
+    if not _AMOUNT.match(fixed) and not _plausible_date(fixed) and not digit_run(core):
         return None
     return "number", (fixed,)
 
 
-def _digit_run(core: str) -> bool:
+def digit_run(core: str) -> bool:
     """``475OO`` -> ``47500``: a run of digits with letters O in it (a postcode or a quantity;
     ``_number_alternatives`` has already asked for three digits and at most two letters).
     Only the O, the letter most like a 0: ``10S`` and ``B2`` stay codes."""

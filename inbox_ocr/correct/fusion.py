@@ -31,6 +31,7 @@ from inbox_ocr.correct.confusion import (
     TOKEN,
     Suspect,
     cased,
+    digit_run,
     is_well_formed_value,
     misread_alternatives,
     strip_token,
@@ -246,12 +247,12 @@ def agreeing(suspects: list[Suspect], found: list[Pair]) -> list[Suspect]:
 
 
 def _unopposed(ours: str, fixed: str, other: str) -> bool:
-    """A run of digits with letters O in it (``475OO``, ``confusion._digit_run``) whose other
+    """A run of digits with letters O in it (``475OO``, ``confusion.digit_run``) whose other
     reading, letter for letter, has no digit that differs from the fix (``475@@``, ``475@0``,
     ``4,500``): nothing contradicts the zeros, so the model decides. ``S8.20`` against
     ``$8.20`` is no such run: the S may be a dollar sign."""
     return (len(other) == len(ours) == len(fixed)
-            and all(ch.isdigit() or ch in "Oo" for ch in ours)
+            and digit_run(ours)
             and all(not o.isdigit() or o == f for o, f in zip(other, fixed, strict=True)))
 
 

@@ -129,11 +129,11 @@ def _spaced(m: re.Match[str], text: str, day_first: bool | None, today: date,
     """A numeric date with a space for one of its separators (``_DATE_RES``' "spaced"): its
     value (None when the order is unknown) and a problem that always starts ``spaced-date``.
     Raises ValueError when it is no date."""
-    a, b, printed = (m[1], m[2], m[4]) if m[1] else (m[5], m[7], m[8])
-    value = _day_month(int(a), int(b), _year(printed, today), day_first)
+    a, b, printed = (int(m[1]), int(m[2]), m[4]) if m[1] else (int(m[5]), int(m[7]), m[8])
+    value = _day_month(a, b, _year(printed, today), day_first)
     said = f"spaced-date: read '{text}' with a space for one of its separators"
     if value is None:
-        return None, f"{said}, and it is {_either(int(a), int(b))}: the document does not say which"
+        return None, f"{said}, and it is {_either(a, b)}: the document does not say which"
     return value, f"{said}; it may be no date"
 
 
