@@ -38,12 +38,17 @@ MAX_COLUMN_SPACES = 8
 
 @dataclass(frozen=True)
 class Glyph:
-    """One recognised character (or the recogniser's own space) and its horizontal extent."""
+    """One recognised character (or the recogniser's own space) and its horizontal extent.
+
+    ``spaced``: whether the page image shows a word space before this glyph (True) or none
+    (False), measured on the character grid of a monospaced line (``inbox_ocr.ocr.cells``);
+    ``assemble`` follows it over both readings' breaks. None: not measured."""
 
     text: str
     x0: float
     x1: float
     confidence: float
+    spaced: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ def _accented(glyph: Glyph, reference: str) -> Glyph:
     if unicodedata.normalize("NFKD", glyph.text) != glyph.text:
         return glyph  # the first reading has a diacritic of its own: keep it
     letter = reference.upper() if glyph.text.isupper() and reference != "ß" else reference.lower()
-    return Glyph(letter, glyph.x0, glyph.x1, glyph.confidence)
+    return Glyph(letter, glyph.x0, glyph.x1, glyph.confidence, glyph.spaced)
 
 
 def rebreak(pieces: list[list[Glyph]], reference: str,
@@ -231,6 +236,19 @@ def _split_cents(before: list[Glyph], after: list[Glyph]) -> bool:
             and _CENTS.fullmatch("".join(g.text for g in after)) is not None)
 
 
+def _measured(pieces: list[list[Glyph]]) -> list[list[Glyph]]:
+    """``pieces`` with the breaks the image measured (``Glyph.spaced``): a break before each
+    glyph marked True, none before one marked False, the readings' own where it is None."""
+    out: list[list[Glyph]] = []
+    for piece in pieces:
+        for i, glyph in enumerate(piece):
+            if out and (glyph.spaced is False or (i > 0 and glyph.spaced is None)):
+                out[-1].append(glyph)
+            else:
+                out.append([glyph])
+    return out
+
+
 def _lone_letter(glyphs: list[Glyph]) -> bool:
     return len(glyphs) == 1 and glyphs[0].text.isalpha()
 
@@ -282,6 +300,7 @@ def assemble(regions: list[Region],
             reference = reread(region) if reread and pieces else None
             if reference is not None:
                 pieces = rebreak(pieces, reference.text, accents)
+            pieces = _measured(pieces)
             region_words = [_laid(piece, region) for piece in pieces]
             if not region_words:
                 continue

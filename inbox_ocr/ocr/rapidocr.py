@@ -6,6 +6,8 @@ characters' positions, which RapidOCR reports with ``return_word_box=True``, and
 (``ocr.rapidocr_word_breaks = "tesseract"``), from Tesseract's reading of each detected line:
 Tesseract places spaces well, RapidOCR reads characters well, so the text keeps RapidOCR's
 characters with Tesseract's word breaks wherever the two agree on the characters around them.
+Where a line is printed in a monospaced font, the page's own character grid overrides both
+(``inbox_ocr.ocr.cells``).
 
 One instance per worker thread (see ``inbox_ocr.ocr.OcrEngine``). ``recognize`` raises
 EngineFailed for a page it cannot read.
@@ -26,6 +28,7 @@ from PIL import Image
 from inbox_ocr.errors import EngineFailed, StartupError
 from inbox_ocr.ocr import orient
 from inbox_ocr.ocr.api import OcrResult
+from inbox_ocr.ocr.cells import measured_breaks
 from inbox_ocr.ocr.colons import Box, dark_blobs, lone_colons
 from inbox_ocr.ocr.layout import Glyph, LineText, Region, assemble, fold
 from inbox_ocr.records import LineReading, Word
@@ -124,7 +127,9 @@ class RapidOcrEngine:
                 turned = scaled.transpose(orient.TURNS[degrees])
                 regions = self._detect(turned)
             page = turned or scaled
-            colons = lone_colons(self._blobs(page), regions)
+            blobs = self._blobs(page)
+            colons = lone_colons(blobs, regions)
+            regions = measured_breaks(blobs, regions)
             result = self._assemble(page, regions + colons, frozenset(colons))
             return dataclasses.replace(result, turned=degrees) if degrees else result
         finally:

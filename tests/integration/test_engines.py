@@ -450,3 +450,31 @@ def test_rapidocr_finds_a_lone_colon_between_label_and_value(rapid: OcrEngine) -
     assert normalised_lines(result.text) == ["Total : 12.00", "Cash : 20.00", "Change : 8.00"]
     found = [w for w in result.words if w.text == ":"]
     assert len(found) == 3 and all(w.confidence == 90.0 for w in found)
+
+
+MONO_BOLD = DEJAVU.with_name("DejaVuSansMono-Bold.ttf")
+
+
+@pytest.mark.skipif(not MONO_BOLD.exists(), reason=f"{MONO_BOLD} missing (fonts-dejavu-core)")
+def test_rapidocr_takes_word_breaks_from_a_monospaced_lines_character_grid(
+        rapid: OcrEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A receipt printed in a monospaced font, small and enlarged as a scan: the page's
+    character cells decide the breaks (``inbox_ocr.ocr.cells``). Without them Tesseract's
+    reading puts a space into ``Cashier:Nicole``."""
+    lines = ["GST Summary Amount(RM) Tax(RM)", "TOTAL AMOUNT DUE 250.00", "DATE : 05/01/2018",
+             "Facebook: zenandcoffee", "WHOLEMEAL BREAD 2.78", "Change RM6.00", "CASH : 59.00",
+             "Cashier:Nicole"]
+    font = ImageFont.truetype(str(MONO_BOLD), 18)
+    page = Image.new("L", (520, 40 + 30 * len(lines)), 255)
+    draw = ImageDraw.Draw(page)
+    for row, line in enumerate(lines):
+        draw.text((20, 20 + 30 * row), line, fill=0, font=font)
+    page = page.resize((page.width * 2, page.height * 2), Image.Resampling.BICUBIC)
+    read = normalised_lines(rapid.recognize(page).text)
+    assert {"DATE : 05/01/2018", "Facebook: zenandcoffee", "Change RM6.00", "CASH : 59.00",
+            "Cashier:Nicole"} <= set(read)
+
+    from inbox_ocr.ocr import rapidocr
+
+    monkeypatch.setattr(rapidocr, "measured_breaks", lambda _blobs, regions: list(regions))
+    assert "Cashier :Nicole" in normalised_lines(rapid.recognize(page).text)
