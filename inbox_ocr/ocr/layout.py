@@ -249,6 +249,44 @@ def _measured(pieces: list[list[Glyph]]) -> list[list[Glyph]]:
     return out
 
 
+def _measured_reference(reference: LineText, glyphs: tuple[Glyph, ...], accents: bool
+                        ) -> tuple[list[str], list[float | None]]:
+    """The second reading's words, with its breaks moved to the ones the image measured
+    (``Glyph.spaced``) between characters it shares with the first reading, and each word's
+    confidence (the lowest of the words it was made from; None when the engine gave none)."""
+    words = reference.text.split()
+    known = len(reference.confidences) == len(words)
+    chars: list[str] = []
+    word_of: list[int] = []
+    starts: set[int] = set()
+    for n, word in enumerate(words):
+        starts.add(len(chars))
+        chars += list(word)
+        word_of += [n] * len(word)
+    measured = [g for g in glyphs if g.text.strip()]
+    if all(g.spaced is None for g in measured):
+        return words, list(reference.confidences) if known else [None] * len(words)
+    matcher = difflib.SequenceMatcher(None, [_key(g.text, accents) for g in measured],
+                                      [_key(c, accents) for c in chars], autojunk=False)
+    decided: dict[int, bool] = {}
+    for a, b, size in matcher.get_matching_blocks():
+        for offset in range(1, size):
+            spaced = measured[a + offset].spaced
+            if spaced is not None:
+                decided[b + offset] = spaced
+    tokens: list[str] = []
+    sources: list[list[int]] = []
+    for i, char in enumerate(chars):
+        if i == 0 or decided.get(i, i in starts):
+            tokens.append("")
+            sources.append([])
+        tokens[-1] += char
+        sources[-1].append(word_of[i])
+    confidences: list[float | None] = [
+        min(reference.confidences[n] for n in source) if known else None for source in sources]
+    return tokens, confidences
+
+
 def _lone_letter(glyphs: list[Glyph]) -> bool:
     return len(glyphs) == 1 and glyphs[0].text.isalpha()
 
@@ -279,8 +317,10 @@ def assemble(regions: list[Region],
 
     ``reread(region)``, when given, returns a second reading of the region whose word breaks
     replace the gap-based ones (``rebreak``, which with ``accents`` also takes its
-    diacritics), or None to keep those. The second reading of a line is that reading's words,
-    region by region (a region without one contributes its own words), for the correction
+    diacritics), or None to keep those. Breaks the image measured (``Glyph.spaced``, from
+    ``inbox_ocr.ocr.cells``) override both. The second reading of a line is that reading's
+    words, region by region, re-split at the measured breaks where its characters match the
+    first reading's (a region without one contributes its own words), for the correction
     stage to weigh against the first (``inbox_ocr.correct.fusion``).
     """
     all_glyphs = [g for r in regions for g in r.glyphs]
@@ -312,11 +352,9 @@ def assemble(regions: list[Region],
             page_words.extend(region_words)
             own += [round(100 * w.confidence, 1) for w in region_words]
             if reference is not None:
-                tokens = reference.text.split()
+                tokens, confidences = _measured_reference(reference, region.glyphs, accents)
                 theirs += tokens
-                their_confidence += (list(reference.confidences)
-                                     if len(reference.confidences) == len(tokens)
-                                     else [None] * len(tokens))
+                their_confidence += confidences
             else:
                 theirs += [w.text for w in region_words]
                 their_confidence += [None] * len(region_words)

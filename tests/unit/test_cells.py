@@ -104,3 +104,20 @@ def test_measured_breaks_override_both_readings_in_the_page_text() -> None:
     [measured] = measured_breaks(printed(line), [region])
     assert words([measured], "Amount (RM) 250 .00") == ["Amount(RM)", "250.00"]
     assert words([measured]) == ["Amount(RM)", "250.00"]  # without a second reading
+
+
+def test_the_second_reading_is_split_where_the_image_measured_too() -> None:
+    # The correction stage weighs the two readings word by word: Tesseract's words are
+    # re-split at the measured breaks, so "250 .00" does not stand against "250.00". Its
+    # characters stay its own ("Arnount"), and a merged word keeps the lower confidence.
+    line = "Amount(RM) 250.00"
+    region = read_as("Amount(RM)250.00", 40.0, 40.0 + PITCH * len(line))
+    [measured] = measured_breaks(printed(line), [region])
+    _text, _laid, second = assemble([measured], lambda _r: LineText("Arnount (RM) 250 .00",
+                                                                    (80.0, 90.0, 95.0, 60.0)))
+    [reading] = second
+    assert reading.words == ("Arnount(RM)", "250.00")
+    assert reading.confidences == (80.0, 60.0)
+    # Without a measured grid the second reading's own words stay.
+    _text, _laid, second = assemble([region], lambda _r: LineText("Amount (RM) 250 .00"))
+    assert second[0].words == ("Amount", "(RM)", "250", ".00")
