@@ -39,6 +39,9 @@ from inbox_ocr.ocr.layout import Region
 TOLERANCE = 0.1
 #: Characters a region needs before its grid is trusted: a short region fits almost any pitch.
 MIN_CHARACTERS = 5
+#: Ink columns per character beyond which no grid is tried (each try costs the columns once,
+#: and a region of speckle or a picture would cost their square).
+MAX_PARTS = 4
 
 
 def measured_breaks(blobs: Sequence[Box], regions: Sequence[Region]) -> list[Region]:
@@ -93,8 +96,9 @@ def grid_cells(ink: Sequence[tuple[float, float]], characters: int) -> list[int]
     parts). It fits when exactly ``characters`` cells hold ink and, after a least-squares fit of
     the cells' centres to the grid, each lies within ``TOLERANCE`` pitch of its place. The
     widest pitch wins because half the true pitch fits too, with every character in a cell
-    of its own and a "space" between each two."""
-    if len(ink) < characters or characters < 2:
+    of its own and a "space" between each two. More than ``MAX_PARTS`` columns per character
+    are not tried."""
+    if not characters <= len(ink) <= MAX_PARTS * characters or characters < 2:
         return None
     centres = [(a + b) / 2 for a, b in ink]
     first = centres[0]

@@ -121,3 +121,9 @@ def test_the_second_reading_is_split_where_the_image_measured_too() -> None:
     # Without a measured grid the second reading's own words stay.
     _text, _laid, second = assemble([region], lambda _r: LineText("Amount (RM) 250 .00"))
     assert second[0].words == ("Amount", "(RM)", "250", ".00")
+
+
+def test_a_region_of_speckle_is_not_tried() -> None:
+    # 400 specks under a 5-character reading: no grid, and no quadratic search over them.
+    specks = [(float(x), 0.0, x + 1.0, 1.0) for x in range(0, 1600, 4)]
+    assert grid_cells(columns(specks), 5) is None
