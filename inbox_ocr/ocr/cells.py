@@ -27,12 +27,11 @@ Pure functions of blob and region boxes: no image, no engine.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import itertools
 from collections.abc import Sequence
 
-from inbox_ocr.ocr.colons import MIN_BLOB, SLACK, Box
+from inbox_ocr.ocr.colons import SLACK, Box, within
 from inbox_ocr.ocr.layout import Region
 
 #: How far (in pitches) a cell's ink centre may lie from its place on the fitted grid.
@@ -57,11 +56,8 @@ def measured_breaks(blobs: Sequence[Box], regions: Sequence[Region]) -> list[Reg
             continue
         height = region.y1 - region.y0
         slack = SLACK * height
-        ink = [b for b in by_x[bisect.bisect_left(starts, region.x0 - slack):
-                               bisect.bisect_right(starts, region.x1 + slack)]
-               if b[2] <= region.x1 + slack and b[1] >= region.y0 - slack
-               and b[3] <= region.y1 + slack
-               and max(b[2] - b[0], b[3] - b[1]) >= MIN_BLOB * height]
+        ink = within(by_x, starts, (region.x0 - slack, region.y0 - slack, region.x1 + slack,
+                                    region.y1 + slack), height)
         cells = grid_cells(columns(ink), len(chars))
         if cells is None:
             out.append(region)

@@ -54,14 +54,21 @@ def lone_colons(blobs: Sequence[Box], regions: Sequence[Region]) -> list[Region]
                 continue
             top = min(left.y0, right.y0) - SLACK * height
             bottom = max(left.y1, right.y1) + SLACK * height
-            inside = [b for b in by_x[bisect.bisect_left(starts, gap_x0):
-                                      bisect.bisect_right(starts, gap_x1)]
-                      if b[2] <= gap_x1 and b[1] >= top and b[3] <= bottom
-                      and max(b[2] - b[0], b[3] - b[1]) >= MIN_BLOB * height]
+            inside = within(by_x, starts, (gap_x0, top, gap_x1, bottom), height)
             colon = _colon(inside, height)
             if colon:
                 found.append(colon)
     return found
+
+
+def within(by_x: Sequence[Box], starts: Sequence[float], area: Box, height: float
+           ) -> list[Box]:
+    """The blobs of ``by_x`` (sorted; ``starts`` are their left edges) lying wholly inside
+    ``area``, speckle smaller than ``MIN_BLOB`` of a line ``height`` high left out."""
+    x0, y0, x1, y1 = area
+    return [b for b in by_x[bisect.bisect_left(starts, x0):bisect.bisect_right(starts, x1)]
+            if b[2] <= x1 and b[1] >= y0 and b[3] <= y1
+            and max(b[2] - b[0], b[3] - b[1]) >= MIN_BLOB * height]
 
 
 def _colon(blobs: list[Box], height: float) -> Region | None:

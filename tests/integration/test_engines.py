@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from inbox_ocr.bench.samples import SAMPLES, render_page
 from inbox_ocr.config import OcrSettings
 from inbox_ocr.errors import ConfigError, EngineFailed, StartupError
+from inbox_ocr.ocr import rapidocr
 from inbox_ocr.ocr.api import OcrEngine, OcrResult
 from inbox_ocr.ocr.aspose import split_evaluation_marker
 from inbox_ocr.ocr.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
@@ -473,8 +474,6 @@ def test_rapidocr_takes_word_breaks_from_a_monospaced_lines_character_grid(
     read = normalised_lines(rapid.recognize(page).text)
     assert {"DATE : 05/01/2018", "Facebook: zenandcoffee", "Change RM6.00", "CASH : 59.00",
             "Cashier:Nicole"} <= set(read)
-
-    from inbox_ocr.ocr import rapidocr
 
     monkeypatch.setattr(rapidocr, "measured_breaks", lambda _blobs, regions: list(regions))
     assert "Cashier :Nicole" in normalised_lines(rapid.recognize(page).text)
