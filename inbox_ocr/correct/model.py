@@ -187,37 +187,81 @@ MAX_SEQUENCES = 64
 MAX_ROWS = 96
 
 
-@dataclass
-class _Job:
-    """Part of one group of ``compare_all`` for one decode: the group's shared tokens
-    (``common`` of them) and the texts (indexes into ``seqs``) that run in lanes of their own."""
+class _Tree:
+    """Some texts of one group (``compare_all``) as a prefix tree: each distinct prefix of
+    their tokens is one node, decoded once, in a cell that belongs to the sequence of every
+    text path through it (a text that is a prefix of another needs no sequence of its own).
+    A node gets an output row when a scored token follows it: one at position ``lo`` or
+    later (the group's shared tokens and the prompt are not scored)."""
 
-    group: int
-    seqs: list[list[int]]
-    common: int
-    lanes: list[int]
-    first: bool = True  # the group's first job: it scores the token after the shared ones
-
-    def sequences(self) -> int:
-        return max(1, len(self.lanes))
+    def __init__(self, seqs: Sequence[list[int]], texts: Sequence[int], lo: int) -> None:
+        self.seqs, self.texts = seqs, list(texts)
+        self.token: list[int] = []
+        self.parent: list[int] = []
+        self.position: list[int] = []
+        self.wanted: list[bool] = []
+        self.paths: dict[int, list[int]] = {}  # text -> its node at each position
+        child: dict[tuple[int, int], int] = {}
+        for i in self.texts:
+            node, path = -1, []
+            for position, token in enumerate(seqs[i]):
+                if position >= lo and node >= 0:
+                    self.wanted[node] = True  # its row scores ``token``
+                key = (node, token)
+                if key not in child:
+                    child[key] = len(self.token)
+                    self.token.append(token)
+                    self.parent.append(node)
+                    self.position.append(position)
+                    self.wanted.append(False)
+                node = child[key]
+                path.append(node)
+            self.paths[i] = path
+        has_child = [False] * len(self.token)
+        for parent in self.parent:
+            if parent >= 0:
+                has_child[parent] = True
+        self.leaves = [node for node, inner in enumerate(has_child) if not inner]
+        self.lo = lo
 
     def cells(self) -> int:
-        return self.common + sum(len(self.seqs[i]) - self.common for i in self.lanes)
+        return len(self.token)
 
     def rows(self) -> int:
-        return 1 + sum(len(self.seqs[i]) - self.common - 1 for i in self.lanes)
+        return sum(self.wanted)
+
+    def sequences(self) -> int:
+        return max(1, len(self.leaves))
+
+    def lanes(self, first: int) -> list[list[int]]:
+        """Each node's sequence ids, the leaves numbered from ``first``."""
+        lanes: list[list[int]] = [[] for _node in self.token]
+        for lane, leaf in enumerate(self.leaves, first):
+            node = leaf
+            while node >= 0:
+                lanes[node].append(lane)
+                node = self.parent[node]
+        return lanes
+
+
+@dataclass
+class _Job:
+    """Part of one group of ``compare_all`` for one decode: some of its texts, as a tree."""
+
+    group: int
+    size: int  # texts in the group
+    tree: _Tree
 
 
 class _Rows:
-    """The model's output rows for some positions of one sequence, with their softmax norms."""
+    """The model's output rows of one decode, with their softmax norms."""
 
     def __init__(self, logits: Any, log_norm: Any) -> None:
         self._logits, self._log_norm = logits, log_norm
 
-    def of(self, tokens: Sequence[int]) -> list[float]:
-        """The log-probability of ``tokens[i]`` under row i."""
-        return [float(self._logits[i, token] - self._log_norm[i])
-                for i, token in enumerate(tokens)]
+    def at(self, row: int, token: int) -> float:
+        """The log-probability of ``token`` under ``row``."""
+        return float(self._logits[row, token] - self._log_norm[row])
 
 
 def _total(logprobs: Sequence[float]) -> float:
@@ -235,7 +279,8 @@ class LlamaScorer:
     Scoring runs on a context of its own with up to ``MAX_SEQUENCES`` sequences over one
     key/value cache: ``score`` keeps its text in sequence 0 and reuses the tokens it shares
     with the text scored before it; ``compare_all`` decodes groups of texts together, each
-    group's shared tokens once, in cells that belong to all of its sequences.
+    group as a prefix tree (``_Tree``): a prefix its texts share is decoded once, in a cell
+    that belongs to the sequence of each of them.
     """
 
     def __init__(self, settings: LlmSettings) -> None:
@@ -311,9 +356,10 @@ class LlamaScorer:
         if shared < len(seq):
             redo = max(0, shared - 1)  # re-evaluated from here: its logits score the next token
             self._ctx.kv_cache_seq_rm(0, redo, -1)
-            (rows,) = self._decode([(seq, redo, range(redo, len(seq) - 1), [0])])
+            rows = self._decode([(seq[p], p, [0], p < len(seq) - 1)
+                                 for p in range(redo, len(seq))])
             self._logprobs = self._logprobs[:redo + 1] if redo else [0.0]
-            self._logprobs += rows.of(seq[redo + 1:])
+            self._logprobs += [rows.at(row, token) for row, token in enumerate(seq[redo + 1:])]
             self._tokens = seq
             self._known = len(seq)
         return _total(self._logprobs[self._start:len(seq)])
@@ -323,19 +369,20 @@ class LlamaScorer:
         within the group: each text's log-probability past the tokens all of the group's
         texts share, so that differences between them are differences of ``score``.
 
-        Many groups run in one llama.cpp decode: a group's shared tokens once, belonging to
-        every sequence of the group (the output layer only at the last of them), and each
-        text's own tokens in a sequence of its own, up to ``MAX_SEQUENCES`` sequences,
-        ``MAX_ROWS`` output rows and the context's cells per decode. A batch is decoded when
-        its first group's scores are asked for, so a caller that stops early (a time limit)
-        spares the rest."""
+        Many groups run in one llama.cpp decode, each as a prefix tree (``_Tree``): every
+        distinct prefix of its texts' tokens once, in a cell that belongs to the sequence of
+        each text that begins with it, and an output row only where a scored token follows;
+        up to ``MAX_SEQUENCES`` sequences, ``MAX_ROWS`` output rows and the context's cells
+        per decode. A batch is decoded when its first group's scores are asked for, so a
+        caller that stops early (a time limit) spares the rest."""
         batch: list[_Job] = []
         ready: dict[int, list[float]] = {}
         want = 0
         seqs_used = cells_used = rows_used = 0
         for index, texts in enumerate(groups):
             for job in self._jobs(index, texts):
-                seqs, cells, rows = job.sequences(), job.cells(), job.rows()
+                tree = job.tree
+                seqs, cells, rows = tree.sequences(), tree.cells(), tree.rows()
                 if batch and (seqs_used + seqs > MAX_SEQUENCES or rows_used + rows > MAX_ROWS
                               or cells_used + cells > self._cells):
                     self._run(batch, ready)
@@ -354,90 +401,83 @@ class LlamaScorer:
             want += 1
 
     def _jobs(self, index: int, texts: Sequence[str]) -> list[_Job]:
-        """Group ``index`` as decode jobs: its shared tokens and its texts' own, split when
-        they need more sequences, rows or cells than one decode has."""
+        """Group ``index`` as decode jobs: one tree of its texts, split by texts when it
+        needs more sequences, rows or cells than one decode has."""
         seqs = [self._tokens_of(text) for text in texts]
         if not seqs:
-            return [_Job(index, [], 0, [])]
+            return [_Job(index, 0, _Tree(seqs, [], 0))]
         common = min(min(len(seq) for seq in seqs),
                      *(_shared_prefix(seqs[0], seq) for seq in seqs))
-        common = max(common, 1)  # the first token is given (BOS, or a model's first token)
-        lanes = [i for i, seq in enumerate(seqs) if len(seq) > common + 1]
+        # The first token is given (BOS, or a model's first token), the prompt is not scored.
+        lo = max(common, 1, self._start)
         jobs: list[_Job] = []
         chunk: list[int] = []
-        def job(lanes: list[int]) -> _Job:
-            return _Job(index, seqs, common, lanes, first=not jobs)
-
-        for i in lanes:
-            bigger = job([*chunk, i])
+        tree = _Tree(seqs, chunk, lo)
+        for i in range(len(seqs)):
+            bigger = _Tree(seqs, [*chunk, i], lo)
             if chunk and (bigger.sequences() > MAX_SEQUENCES or bigger.rows() > MAX_ROWS
                           or bigger.cells() > self._cells):
-                jobs.append(job(chunk))
-                chunk = []
+                jobs.append(_Job(index, len(seqs), tree))
+                chunk, bigger = [], _Tree(seqs, [i], lo)
             chunk.append(i)
-        jobs.append(job(chunk))
+            tree = bigger
+        jobs.append(_Job(index, len(seqs), tree))
         return jobs
 
     def _run(self, jobs: list[_Job], ready: dict[int, list[float]]) -> None:
         """One decode of ``jobs`` on an empty cache; their scores go into ``ready``."""
         self._ctx.kv_cache_clear()
         self._tokens, self._known, self._logprobs = [], 0, []
-        items: list[tuple[list[int], int, range, list[int]]] = []
-        lane = 0
+        cells: list[tuple[int, int, list[int], bool]] = []
+        firsts: list[int] = []  # each job's first row
+        lane = rows = 0
         for job in jobs:
-            ids = list(range(lane, lane + job.sequences()))
-            lane += len(ids)
-            if job.common:
-                items.append((job.seqs[0][:job.common], 0, range(job.common - 1, job.common),
-                              ids))
-            for sequence, i in zip(ids, job.lanes, strict=False):
-                seq = job.seqs[i]
-                items.append((seq, job.common, range(job.common, len(seq) - 1), [sequence]))
-        rows = iter(self._decode(items))
-        for job in jobs:
-            out = ready.setdefault(job.group, [0.0] * len(job.seqs))
-            if job.common:
-                last = next(rows)
-                if job.first and job.common >= self._start:
-                    for i, seq in enumerate(job.seqs):
-                        if len(seq) > job.common:
-                            out[i] = last.of(seq[job.common:job.common + 1])[0]
-            for i in job.lanes:
-                seq = job.seqs[i]
-                out[i] = _total([out[i], *next(rows).of(seq[job.common + 1:])])
+            tree = job.tree
+            firsts.append(rows)
+            lanes = tree.lanes(lane)
+            lane += tree.sequences()
+            cells += zip(tree.token, tree.position, lanes, tree.wanted, strict=True)
+            rows += tree.rows()
+        out = self._decode(cells)
+        for job, first in zip(jobs, firsts, strict=True):
+            tree = job.tree
+            row_of: dict[int, int] = {}
+            for node in range(len(tree.token)):
+                if tree.wanted[node]:
+                    row_of[node] = first + len(row_of)
+            scores = ready.setdefault(job.group, [0.0] * job.size)
+            for i in tree.texts:
+                seq, path = tree.seqs[i], tree.paths[i]
+                scores[i] = _total([out.at(row_of[path[position - 1]], seq[position])
+                                    for position in range(tree.lo, len(seq))])
 
     def _tokens_of(self, text: str) -> list[int]:
         tokens: list[int] = self._prompt + self._llm.tokenize(text.encode("utf-8"),
                                                               add_bos=False)
         return tokens[: self._settings.context_size]
 
-    def _decode(self, items: list[tuple[list[int], int, range, list[int]]]) -> list[_Rows]:
-        """Evaluate ``(tokens, from, wanted, sequence ids)`` items in one batch: each its
-        tokens from position ``from`` on, as part of those sequences, the output layer only at
-        the ``wanted`` positions (the vocabulary projection costs more than the rest of a small
-        model). Returns, for each item, the output rows of its wanted positions (each
-        predicting the token after it)."""
+    def _decode(self, cells: list[tuple[int, int, list[int], bool]]) -> _Rows:
+        """Evaluate ``(token, position, sequence ids, wanted)`` cells in one batch, the output
+        layer only at the wanted ones (the vocabulary projection costs more than the rest of
+        a small model). Returns their output rows, in order (each predicting the token after
+        its cell)."""
         import llama_cpp
         import numpy as np
 
         batch = self._batch.batch
-        n = 0
-        for seq, first, wanted, ids in items:
-            for position in range(first, len(seq)):
-                batch.token[n] = seq[position]
-                batch.pos[n] = position
-                for k, sequence in enumerate(ids):
-                    batch.seq_id[n][k] = sequence
-                batch.n_seq_id[n] = len(ids)
-                batch.logits[n] = position in wanted
-                n += 1
-        batch.n_tokens = n
-        if n:
+        for n, (token, position, ids, wanted) in enumerate(cells):
+            batch.token[n] = token
+            batch.pos[n] = position
+            for k, sequence in enumerate(ids):
+                batch.seq_id[n][k] = sequence
+            batch.n_seq_id[n] = len(ids)
+            batch.logits[n] = wanted
+        batch.n_tokens = len(cells)
+        if cells:
             self._ctx.decode(self._batch)
-        rows = sum(len(wanted) for _s, _f, wanted, _i in items)
+        rows = sum(wanted for _t, _p, _i, wanted in cells)
         if not rows:
-            return [_Rows(np.zeros((0, self._n_vocab), np.float32), np.zeros(0))
-                    for _item in items]
+            return _Rows(np.zeros((0, self._n_vocab), np.float32), np.zeros(0))
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self._ctx.ctx),
                                        shape=(rows, self._n_vocab))
         # log-sum-exp of each row, in one float32 buffer (numpy sums pairwise, accurate to
@@ -448,13 +488,7 @@ class LlamaScorer:
         shifted = self._scratch[:rows]
         np.subtract(logits, peak, out=shifted)
         np.exp(shifted, out=shifted)
-        log_norm = np.log(shifted.sum(axis=1)) + peak[:, 0]
-        out = []
-        row = 0
-        for _seq, _first, wanted, _ids in items:
-            out.append(_Rows(logits[row:row + len(wanted)], log_norm[row:row + len(wanted)]))
-            row += len(wanted)
-        return out
+        return _Rows(logits, np.log(shifted.sum(axis=1)) + peak[:, 0])
 
     def close(self) -> None:
         for native in (self._batch, self._ctx):

@@ -16,6 +16,7 @@ import pytest
 
 from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.config import LlmSettings
+from inbox_ocr.correct import model
 from inbox_ocr.correct.confusion import find_suspects
 from inbox_ocr.correct.corrector import ConfusionCorrector
 from inbox_ocr.correct.lexicon import load_lexicon
@@ -251,29 +252,40 @@ def compare(scorer: LlamaScorer, texts: list[str]) -> list[float]:
     return next(scorer.compare_all([texts]))
 
 
-def test_compared_scores_differ_as_the_scores_one_at_a_time() -> None:
-    """The real model: a line's variants compared in one batch (each its own sequence over
-    the cells of the tokens they share, which get no output row) differ from each other as
-    their full scores do alone, from an empty cache, in any order and over several batches."""
+LINE = "TOTAL AMOUNT INCLUDED GST 6% 12.50"
+#: A line and its variants: a misread letter, a digit turned into a letter, a shorter text.
+VARIANTS = [LINE, LINE.replace("INCLUDED", "INCLUDEO"), LINE.replace("AMOUNT", "AMOUNS"),
+            LINE.replace("12.50", "12.5O"), "TOTAL AMOUNT"]
+
+
+@pytest.fixture
+def scorer() -> Iterator[LlamaScorer]:
+    """The packaged model, loaded in this process."""
     settings = LlmSettings()
     scorer = LlamaScorer(settings)
     scorer.load(resolve_model(settings))
     try:
-        line = "TOTAL AMOUNT INCLUDED GST 6% 12.50"
-        variants = [line, line.replace("INCLUDED", "INCLUDEO"), line.replace("AMOUNT", "AMOUNS"),
-                    line.replace("12.50", "12.5O"), "TOTAL AMOUNT"]
-        alone = []
-        for text in variants:
-            scorer._tokens, scorer._known = [], 0  # an empty cache before each
-            alone.append(scorer.score(text))
-        compared = compare(scorer, variants)
-        again = compare(scorer, list(reversed(variants)))[::-1]
-        many = compare(scorer, [line, *[variants[1]] * 40])  # more than one batch holds
-        after = scorer.score(line)  # the cache still scores a full text right afterwards
-        other = compare(scorer, ["Tax Invoice", "Tax lnvoice"])  # only the first token shared
-        assert scorer.score("") == 0.0 and compare(scorer, []) == []
+        yield scorer
     finally:
         scorer.close()
+
+
+def test_compared_scores_differ_as_the_scores_one_at_a_time(scorer: LlamaScorer) -> None:
+    """The real model: a line's variants compared in one batch (a prefix tree: the tokens
+    they share in one cell each, with no output row before the first that differs) differ
+    from each other as their full scores do alone, from an empty cache, in any order and
+    over several batches."""
+    line, variants = LINE, VARIANTS
+    alone = []
+    for text in variants:
+        scorer._tokens, scorer._known = [], 0  # an empty cache before each
+        alone.append(scorer.score(text))
+    compared = compare(scorer, variants)
+    again = compare(scorer, list(reversed(variants)))[::-1]
+    many = compare(scorer, [line, *[variants[1]] * 40])  # copies share one path
+    after = scorer.score(line)  # the cache still scores a full text right afterwards
+    other = compare(scorer, ["Tax Invoice", "Tax lnvoice"])  # only the first token shared
+    assert scorer.score("") == 0.0 and compare(scorer, []) == []
     assert all(math.isfinite(x) and x < 0 for x in alone)
     # llama.cpp's CPU kernels sum differently with the batch's shape: the same text scores up to
     # about 0.7 nats apart in two lanes of one batch (so did the earlier batching); margins are 3
@@ -285,6 +297,23 @@ def test_compared_scores_differ_as_the_scores_one_at_a_time() -> None:
     assert compared[0] > compared[1] and compared[0] > compared[2]  # as printed is likelier
     assert compared[0] > alone[0] + 1  # the shared tokens' log-probabilities are left out
     assert other[0] > other[1]
+
+
+def test_a_group_too_big_for_one_decode_is_split_and_scores_the_same(
+        scorer: LlamaScorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group whose tree needs more sequences or output rows than one decode holds runs
+    as several trees, each with the group's shared tokens again; the scores compare the same."""
+    variants = [*VARIANTS, "TOTAL AMOUNT INCLUDED"]
+    whole = compare(scorer, variants)
+    assert len(scorer._jobs(0, variants)) == 1
+    monkeypatch.setattr(model, "MAX_SEQUENCES", 2)
+    monkeypatch.setattr(model, "MAX_ROWS", 30)
+    jobs = scorer._jobs(0, variants)
+    split = compare(scorer, variants)
+    assert len(jobs) >= 2
+    assert all(job.tree.sequences() <= 2 and job.tree.rows() <= 30 for job in jobs)
+    assert sorted(i for job in jobs for i in job.tree.texts) == list(range(len(variants)))
+    assert [x - split[0] for x in split] == pytest.approx([x - whole[0] for x in whole], abs=1.0)
 
 
 def test_llm_threads_sets_the_threads_of_every_decode() -> None:
