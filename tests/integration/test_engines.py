@@ -20,7 +20,7 @@ from inbox_ocr.ocr.api import OcrEngine, OcrResult
 from inbox_ocr.ocr.aspose import split_evaluation_marker
 from inbox_ocr.ocr.prep import Prep, prepare, skew_angle, text_line_height, upscale_factor
 from inbox_ocr.ocr.registry import FallbackEngine, engine_factory, fallback_name
-from inbox_ocr.ocr.tesseract import tesseract_languages
+from inbox_ocr.ocr.tesseract import TesseractLineReader, tesseract_languages
 
 REPO = Path(__file__).resolve().parents[2]
 INVOICE = SAMPLES["invoice-acme.png"][0]
@@ -122,6 +122,26 @@ def test_rapidocr_hands_tesseract_reading_of_each_line_on(rapid: OcrEngine,
         assert tesseract_only.recognize(invoice).second_reading == ()  # read once
     finally:
         tesseract_only.close()
+
+
+def test_rapidocr_rereads_lines_on_several_tesseract_threads_as_on_one(
+        invoice: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tesseract's line reads run on one reader per core the engine may use (up to
+    ``MAX_LINE_READERS``), each thread with its own instance, and read what one reader reads."""
+    reader = functools.partial(TesseractLineReader, tesseract_languages(OcrSettings()), "eng")
+    results, readers = [], []
+    for most in (4, 1):
+        monkeypatch.setattr(rapidocr, "MAX_LINE_READERS", most)
+        engine = rapidocr.RapidOcrEngine(2, reader)
+        try:
+            readers.append(len(engine._readers))
+            results.append(engine.recognize(invoice))
+        finally:
+            engine.close()
+    several, one = results
+    assert readers == [2, 1]  # one per core the engine may use (2), or the cap
+    assert several.text == one.text and several.second_reading == one.second_reading
+    assert " ".join(KEY_LINES[0].split()) in normalised_lines(several.text)
 
 
 def test_rapidocr_reads_a_single_line_strip(rapid: OcrEngine) -> None:
