@@ -372,6 +372,18 @@ def test_bench_correct_prints_figures(tmp_path: Path) -> None:
     assert "injected errors fixed" in proc.stdout and "numeric tokens changed 0" in proc.stdout
 
 
+def test_bench_llama_build_prints_figures_for_batched_scoring() -> None:
+    """scripts/bench_llama_build.py with this interpreter's build, one batched round."""
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_llama_build.py"),
+                           "--rounds", "1", "--batched", sys.executable], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "72 lines (one compare_all of the page per round) x 1 rounds" in proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if line.startswith(f"| {sys.executable}"))
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert float(cells[1]) > 0 and cells[2] == "1.00x" and cells[3] == "6/6"
+
+
 # -- a second real model: SmolLM2-135M-Instruct, an instruction-tuned GGUF ---------------------
 
 def smollm2_path() -> Path:
