@@ -19,7 +19,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from importlib import metadata
 from typing import Any, Protocol
 
@@ -237,7 +237,9 @@ class RapidOcrEngine:
                     return
                 readings[index] = reader.read(crops[index])
 
-        for done in [self._pool.submit(work, reader) for reader in self._readers]:
+        running = [self._pool.submit(work, reader) for reader in self._readers]
+        wait(running)  # every reader idle again before an error leaves this page
+        for done in running:
             done.result()
         return readings
 

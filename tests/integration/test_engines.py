@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,6 +143,35 @@ def test_rapidocr_rereads_lines_on_several_tesseract_threads_as_on_one(
     assert readers == [2, 1]  # one per core the engine may use (2), or the cap
     assert several.text == one.text and several.second_reading == one.second_reading
     assert " ".join(KEY_LINES[0].split()) in normalised_lines(several.text)
+
+
+def test_a_line_reader_that_fails_leaves_no_other_reader_busy() -> None:
+    """When one reader thread raises, the page's error waits for the other readers, so the
+    next page never finds an instance still in use."""
+    failed, never, log = threading.Event(), threading.Event(), []
+
+    class Reader:
+        version = "fake"
+
+        def read(self, line: Image.Image) -> None:
+            if line.width == 1:  # the crop that fails
+                failed.set()
+                raise ValueError("broken reader")
+            failed.wait(10)
+            never.wait(0.2)  # still reading for a while after the other thread raised
+            log.append("read")
+
+        def close(self) -> None:
+            pass
+
+    engine = rapidocr.RapidOcrEngine(2, Reader)
+    try:
+        with pytest.raises(ValueError, match="broken reader"):
+            engine._read_lines([Image.new("L", (1, 1)), Image.new("L", (2, 2))])
+        log.append("raised")
+    finally:
+        engine.close()  # waits for the reader threads
+    assert log == ["read", "raised"]
 
 
 def test_rapidocr_reads_a_single_line_strip(rapid: OcrEngine) -> None:
