@@ -11,7 +11,13 @@ from inbox_ocr.fields.dates import DateReading, find_dates
 from inbox_ocr.fields.labels import _INVOICE_NUMBER, _heads_column, _Hit, _label_hits, _next_line
 from inbox_ocr.fields.lines import _Line, column_below
 from inbox_ocr.fields.model import Locale
-from inbox_ocr.fields.numbers import _NUMBER_RE, AmbiguousNumber, parse_amount
+from inbox_ocr.fields.numbers import (
+    _NUMBER_RE,
+    AmbiguousNumber,
+    amount_view,
+    money,
+    parse_amount,
+)
 
 _ID_TOKEN = re.compile(r"[#:.\s]*([A-Za-z0-9][A-Za-z0-9_\-/.]*[A-Za-z0-9]|[0-9])")
 
@@ -168,44 +174,89 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
     found = []
     lost: list[tuple[_Hit, Decimal | None, str | None]] = []
     for line, weight, m in _label_hits(lines, labels, reject, strong_reject):
-        last = _last_number(line.text, m.end())
+        labelled = line
+        last = _last_amount(line.text, m.end())
         rest = line.text[m.end():]
         column = (column_below(lines, line, m.start(), m.end())
                   if last is None and _heads_column(rest) else None)
         if column is not None:  # the amount printed under its label, in the same column
             under, start, end = column
-            if (last := _last_number(under.text[:end], start)) is not None:
+            if (last := _last_amount(under.text[:end], start)) is not None:
                 line = under
         elif last is None and len(rest.strip()) <= 15 and not any(c.isdigit() for c in rest):
             below = _next_line(lines, line)
-            if below is not None and (last := _last_number(below.text, 0)) is not None:
+            if (below is not None
+                    and (last := _last_amount(below.text, 0)) is not None):
                 line = below
         if last is None:
             continue
         text, start, end = last
         try:
             value: Decimal | None = parse_amount(text, locale.decimal)
-            problem = None
+            problem = _letter_problem(line.text[start:end], text)
         except AmbiguousNumber as exc:
             value, problem = None, f"ambiguous-number: {exc}"
         except ValueError:
             continue
         if value is not None and cents and value == value.to_integral_value() and "." not in \
                 text and "," not in text:
-            # "2 23100": the decimal mark was lost; amounts here print cents. "6 00" at the
-            # end of the line reads as 6.00, flagged, when no labelled line reads better.
-            if (spaced := _LOST_MARK.search(line.text)) and spaced.end() == end:
-                whole, cents_read = spaced[1], spaced[2]
-                lost.append((_Hit(line, weight, spaced[0], spaced.start(), spaced.end()),
-                             Decimal(f"{whole}.{cents_read}"),
-                             f"lost-decimal-mark: read {spaced[0]!r} as {whole}.{cents_read}"))
+            # A whole number where amounts print cents: OCR damaged the decimals ("2 23100",
+            # "RM39 . 0 0", "Total 6 00", "TOTAL 700"). A damaged amount that ends the line is
+            # read, flagged, when no labelled line reads better.
+            # A number with no mark at all only right after its label ("TOTAL 700", not
+            # "GST Act 2014").
+            said = line.text[m.end() if line is labelled else 0:start]
+            bare = _ONLY_CURRENCY.fullmatch(said) is not None
+            if (damaged := _damaged_amount(line.text, start, lost_mark=True,
+                                           no_mark=bare)) is not None:
+                d_start, d_end, d_value, d_problem = damaged
+                lost.append((_Hit(line, weight, line.text[d_start:d_end], d_start, d_end),
+                             d_value, d_problem))
             continue
-        found.append((_Hit(line, weight, text, start, end), value, problem))
+        found.append((_Hit(line, weight, line.text[start:end], start, end), value, problem))
     return found or lost
 
 
-# An amount whose decimal mark OCR read as a space, ending its line: "Total 6 00".
+# OCR damage to the decimals of an amount that ends its line: spaces around or inside them
+# ("RM39 . 0 0", "250 .00", "8.4 8"), the mark read as a space ("Total 6 00") or lost
+# ("TOTAL 700").
+_SPACED_MARK = re.compile(r"(?<![\d.,])(\d{1,6}) ?[.,] ?(\d) ?(\d)\s*$")
 _LOST_MARK = re.compile(r"(?<![\d.,])(\d{1,6}) (\d{2})\s*$")
+_NO_MARK = re.compile(r"(?<![\d.,])(?<![\d.,] )(\d{1,4})(\d{2})\s*$")
+# What may stand between a label and its amount: punctuation and a currency.
+_ONLY_CURRENCY = re.compile(r"[\s:.\-=]*(?:RM|Rs\.?|[A-Z]{3}|[$€£])?[\s:.]*")
+
+
+def _damaged_amount(text: str, start: int, *, lost_mark: bool, no_mark: bool = False,
+                    ) -> tuple[int, int, Decimal, str] | None:
+    """The damaged amount at the end of ``text`` that holds the number read at ``start``:
+    (start, end, value, problem). Spaced decimals always (``spaced-amount``); a mark read
+    as a space only with ``lost_mark``, and a mark lost with no trace only with ``no_mark``
+    as well (``lost-decimal-mark``): a cash line may print a whole amount ("CASH 50")."""
+    spaced = _SPACED_MARK.search(text)
+    if spaced is not None and spaced.start() <= start < spaced.end() \
+            and " " in spaced[0].strip():
+        value = Decimal(f"{spaced[1]}.{spaced[2]}{spaced[3]}")
+        printed = spaced[0].strip()
+        return (spaced.start(), spaced.start() + len(printed), value,
+                f"spaced-amount: read {printed!r} as {money(value)}")
+    if not lost_mark:
+        return None
+    for regex in (_LOST_MARK, _NO_MARK) if no_mark else (_LOST_MARK,):
+        m = regex.search(text)
+        if m is not None and m.start() <= start < m.end():
+            printed = m[0].strip()
+            value = Decimal(f"{m[1]}.{m[2]}")
+            return (m.start(), m.start() + len(printed), value,
+                    f"lost-decimal-mark: read {printed!r} as {money(value)}")
+    return None
+
+
+def _letter_problem(printed: str, read: str) -> str | None:
+    """``letter-for-digit`` where the amount was read through :func:`amount_view`."""
+    if printed == read:
+        return None
+    return f"letter-for-digit: read {printed!r} as {read}"
 
 
 def _prints_cents(lines: Sequence[_Line]) -> bool:
@@ -223,6 +274,21 @@ def _last_number(text: str, start: int) -> tuple[str, int, int] | None:
     return m.group(0), m.start(), m.end()
 
 
+def _last_amount(text: str, start: int) -> tuple[str, int, int] | None:
+    """The last number of ``text`` from ``start``, read through :func:`amount_view`
+    (``RMO.02`` is 0.02), unless that reading is a letter's and a number read as printed
+    comes before it (``Total RM40.00 RMO.00``: 40.00)."""
+    view = amount_view(text)
+    read = _last_number(view, start)
+    if read is None or view == text:
+        return read
+    plain = _last_number(text, start)
+    if plain is not None and plain[2] <= read[1] and view[read[1]:read[2]] != \
+            text[read[1]:read[2]]:
+        return plain
+    return read
+
+
 # Cents with no leading zero ending a line: "CHANGE RM .40", "Rounding RM ,02".
 _CENTS_ONLY_RE = re.compile(r"(?<![\w.,])[.,](\d{2})\s*$")
 
@@ -232,14 +298,17 @@ def _plain_amounts(lines: Sequence[_Line], pattern: re.Pattern[str],
     out = []
     for line in lines:
         if pattern.search(line.view or line.text):  # "Chenge", "Casb"
-            last = _last_number(line.text, 0)
+            last = _last_amount(line.text, 0)  # "Rounding RMO.02"
             if last is None:
-                cents = _CENTS_ONLY_RE.search(line.text)
+                cents = _CENTS_ONLY_RE.search(amount_view(line.text))
                 if cents is not None:
                     out.append((line, Decimal(cents[1]) / 100))
                 continue
             try:
-                out.append((line, parse_amount(last[0], locale.decimal)))
+                value = parse_amount(last[0], locale.decimal)
             except ValueError:
                 continue
+            if (damaged := _damaged_amount(line.text, last[1], lost_mark=False)) is not None:
+                value = damaged[2]  # "CASH RM39 . 0 0"
+            out.append((line, value))
     return out

@@ -44,6 +44,7 @@ from inbox_ocr.fields.candidates import (
     _plain_amounts,
     _unlabelled_numbers,
 )
+from inbox_ocr.fields.dates import DateReading
 from inbox_ocr.fields.identifiers import (
     _CURRENCY_CODES,
     _CURRENCY_SYMBOLS,
@@ -170,15 +171,16 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
             if h.weight >= 0.8 or (h.line.page, h.line.number, h.start) not in claimed]
         if not hits:
             continue
+        earliest = date(today.year - PLAUSIBLE_YEARS_BACK, 1, 1)
+        latest = date(today.year + years_ahead, today.month, min(today.day, 28))
         top = max(h.weight for h, _ in hits)
-        best = sorted(((h, r) for h, r in hits if h.weight == top), key=lambda x: x[0].order)
+        best = sorted(((h, r) for h, r in hits if h.weight == top),
+                      key=_date_rank(earliest, latest))
         hit, reading = best[0]
         if reading.value is None:
             put(name, hit, reading.text, reading.problem)
             continue
         problem = None
-        earliest = date(today.year - PLAUSIBLE_YEARS_BACK, 1, 1)
-        latest = date(today.year + years_ahead, today.month, min(today.day, 28))
         values = {r.value for _h, r in best if r.value is not None}
         if reading.problem is not None:
             problem = reading.problem  # e.g. split-year: the value is read, but not sure
@@ -202,6 +204,16 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
         if name == "invoice_date":
             issued = reading.value
         put(name, hit, reading.value.isoformat(), problem)
+
+
+def _date_rank(earliest: date, latest: date,
+               ) -> Callable[[tuple[_Hit, DateReading]], tuple[bool, tuple[int, int]]]:
+    """Document order, but a date that cannot be this document's comes after one that can
+    ("RC11-23-42", a product code read as 1942, before the receipt's own date)."""
+    def rank(hit: tuple[_Hit, DateReading]) -> tuple[bool, tuple[int, int]]:
+        value = hit[1].value
+        return value is not None and not earliest <= value <= latest, hit[0].order
+    return rank
 
 
 # The second OCR reading of a line's words whose digits it reads otherwise, by (page, line):

@@ -70,3 +70,21 @@ def money(value: Decimal) -> str:
     if value.as_tuple().exponent in (0, -1, -2):
         value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return format(value, "f")
+
+
+# A letter that OCR read for a digit between a currency code or sign and the rest of an
+# amount: "RMO.02" (0.02), "RMI11.90" (111.90), "$O.50". Only there: a letter elsewhere in a
+# number is not repaired.
+_LETTER_DIGITS = {"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"}
+_CURRENCY_LETTER = re.compile(
+    r"(?:(?<![A-Za-z])(?:RM|Rs\.?|EUR|USD|GBP|SGD|MYR|PLN|CHF)|[$€£])[ \t]?"
+    r"([OoIl|])(?=\d{0,5}[.,]\d{2}(?!\d))")
+
+
+def amount_view(text: str) -> str:
+    """``text`` with each letter OCR read for a digit right after a currency code or sign
+    replaced by that digit (``RMO.02`` -> ``RM0.02``); same length, so spans found in the view
+    hold in ``text``. Where the view differs inside a value's span, the value is flagged
+    ``letter-for-digit``."""
+    return _CURRENCY_LETTER.sub(
+        lambda m: m.group(0)[:m.start(1) - m.start()] + _LETTER_DIGITS[m.group(1)], text)

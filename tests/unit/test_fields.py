@@ -21,6 +21,7 @@ from inbox_ocr.fields import (
     parse_amount,
     tax_id_problem,
 )
+from inbox_ocr.fields.numbers import amount_view
 
 TODAY = date(2026, 11, 25)
 
@@ -749,3 +750,69 @@ def test_the_due_date_is_never_the_invoice_date_when_the_invoice_dates_value_is_
     issued = fields_of("Invoice Date: 03/0.1/2024\nThank you 17/01/2024").get("invoice_date")
     assert issued is not None and not issued.valid and issued.reason is not None
     assert issued.reason.startswith("unclear-role")
+
+
+def test_an_amount_whose_decimals_ocr_spaced_out_is_read_but_flagged() -> None:
+    # "RM39 . 0 0", "250 .00", "8.4 8": the digits are all there, spaces broke the word.
+    found = fields_of("Item  2  RM26.00\nGrand Total RM39 . 0 0\nCash  RM50.00\n"
+                      "Change  RM11.00").get("total")
+    assert found is not None and found.value == "39.00" and not found.valid
+    assert found.reason == "spaced-amount: read '39 . 0 0' as 39.00"
+    assert found.source == "Grand Total RM39 . 0 0"
+    for line, want in (("TOTAL AMOUNT DUE        250 .00", "250.00"),
+                       ("Total Amt Incl GST @ 6% :        8.4 8", "8.48")):
+        got = fields_of(f"Item        1.00\nItem        2.00\n{line}\nThank you").get("total")
+        assert got is not None and got.value == want, line
+        assert got.reason is not None and got.reason.startswith("spaced-amount:")
+    # A cash line spaced out the same way still pays the total.
+    paid = fields_of("Item  1.00\nTotal  RM39.00\nCash  RM50 . 0 0\nChange  RM11.00").get("total")
+    assert paid is not None and paid.value == "39.00" and paid.valid
+
+
+def test_a_total_that_lost_its_decimal_mark_is_read_but_flagged() -> None:
+    found = fields_of("SUB-TOTAL (GST)      7.00\nDISC        0.00\nTOTAL        700\n"
+                      "CASH        50.00\nCHANGE        43.00").get("total")
+    assert found is not None and found.value == "7.00" and not found.valid
+    assert found.reason == "lost-decimal-mark: read '700' as 7.00"
+    # Two digits are a count, not cents; a number after another is not split either.
+    assert fields_of("Item 6.00\nItem 7.00\nTotal 15").get("total") is None
+    assert value(fields_of("Item 6.00\nItem 7.00\nTotal 2 700"), "total") != "7.00"
+    # Only right after its label: "GST Act 2014" is a year (sroie-train 063).
+    tax = fields_of("Total  RM 85.54\nCash  RM 90.00\n56 (3) (b) GST Act 2014").get("tax")
+    assert tax is None
+    assert value(fields_of("Total Sales  20.00\nTotal GST  120\nTotal Sales :  21.20"),
+                 "tax") == "1.20"
+    # Where no amount prints cents, a whole total is a whole total.
+    whole = fields_of("Item 600\nTotal 700\nCash 1000\nChange 300").get("total")
+    assert whole is not None and whole.value == "700.00" and whole.valid
+
+
+def test_a_letter_read_for_a_digit_after_a_currency_code() -> None:
+    # "RMO.02": the rounding line counts, so the rounded total is the one paid.
+    found = fields_of("Total (Incl GST)      RM13.58\nRounding       RMO.02\n"
+                      "Amount due    RM13.60\nCash     RM20.00\nChange    RM6.40").get("total")
+    assert found is not None and found.value == "13.60" and found.valid
+    # A total read through such a letter is flagged, even where cash - change confirms it.
+    letter = fields_of("Item  RM111.90\nTotal  RMI11.90\nCash  RM120.00\nChange  RM8.10"
+                       ).get("total")
+    assert letter is not None and letter.value == "111.90" and not letter.valid
+    assert letter.reason == "letter-for-digit: read 'I11.90' as 111.90"
+    assert letter.source == "Total  RMI11.90"
+    # A letter-read amount never displaces one read as printed before it on the line.
+    kept = fields_of("Item  RM40.00\nRounding Adj. Total   RM40.00 RMO.00\nCash  RM50.00\n"
+                     "Change  RM10.00").get("total")
+    assert kept is not None and kept.value == "40.00" and kept.valid
+    # Nowhere else: a letter inside a word or without a currency is no digit.
+    assert amount_view("TOTAL O.50 ROMO.02 RMOK.20") == "TOTAL O.50 ROMO.02 RMOK.20"
+    assert amount_view("Rounding RMO.02 $O.50 RM l2.30") == "Rounding RM0.02 $0.50 RM 12.30"
+
+
+def test_a_date_that_cannot_be_the_documents_ranks_after_one_that_can() -> None:
+    # A product code read as a date (RC11-23-42: 1942) before the receipt's own date.
+    found = fields_of("SHOP\nRC11-23-42 - 12/144\nItem   2.90\nTOTAL RM 2.90\n"
+                      "15-03-18 15:41 SH01").get("invoice_date")
+    assert found is not None and found.value == "2018-03-15"
+    # Alone, it is still reported, flagged.
+    alone = fields_of("SHOP\nRC11-23-42 - 12/144\nTOTAL RM 2.90").get("invoice_date")
+    assert alone is not None and alone.value == "1942-11-23" and not alone.valid
+    assert alone.reason is not None and alone.reason.startswith("implausible-date:")
