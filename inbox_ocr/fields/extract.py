@@ -521,6 +521,12 @@ _NOT_VENDOR = re.compile(
 _BUYER = re.compile(r"bill(?:ed)?\s*to|ship\s*to|sold\s*to|customer|client|kunde|"
                     r"rechnungsadresse|factur[ée]\s*[àa]|nabywca|a/?tt?n|atin|guest",
                     re.IGNORECASE)
+# A label naming the seller before its name.
+_SELLER_LABEL = re.compile(r"^\W*(?:sold\s*by|seller|vendor|supplier|verk[äa]ufer|vendeur"
+                           r"|lieferant|sprzedawca|leverancier|proveedor|fornitore)\s*:\s*",
+                           re.IGNORECASE)
+# What follows "Co." when it labels a registration number.
+_REG_LABEL = re.compile(r"\s*(?:no\b|reg\b|registration)", re.IGNORECASE)
 # A company registration number after the name: "(139386 X)", "862725-U".
 _REG_NUMBER = re.compile(r"[\s(]*\d[\d\s]*-?\s?[A-Z]?\)?\s*$")
 
@@ -543,16 +549,23 @@ def _pick_vendor(lines: Sequence[_Line], put: _Put) -> None:
             continue
         for m in re.finditer(r"\S+(?: {1,2}\S+)*", line.text):
             segment = m.group(0)
-            letters = sum(c.isalpha() for c in segment)
-            if letters < 3 or letters < 0.6 * len(segment.replace(" ", "")):
+            # To the last company form ("AEON CO. (M) BHD."), but not the "Co." of a
+            # registration label ("Dion Realties Sdn Bhd (Co. No. 1234-X)").
+            forms = [f for f in _LEGAL_FORM.finditer(segment)
+                     if not (f.group(0).lower() == "co." and _REG_LABEL.match(segment, f.end()))]
+            legal = forms[-1] if forms else None
+            # Letters count in the name, not in the registration number printed after it
+            # ("AEON CO. (M) BHD. (126926-H)").
+            name_part = segment[:legal.end()] if legal else segment
+            letters = sum(c.isalpha() for c in name_part)
+            if letters < 3 or letters < 0.6 * len(name_part.replace(" ", "")):
                 continue
-            legal = _LEGAL_FORM.search(segment)
             if _NOT_VENDOR.search(segment) and not legal:
                 continue
             start, end = m.start(), m.end()
             if legal:
                 end = m.start() + legal.end()
-                if not segment[:legal.start()].strip(" .,(") and i > 0:
+                if not segment[:forms[0].start()].strip(" .,(") and i > 0:
                     continue  # "Sdn Bhd" alone: the name is on the line above, unjoinable
             text = line.text[start:end]
             text = _REG_NUMBER.sub("", text) if not legal else text
@@ -561,7 +574,7 @@ def _pick_vendor(lines: Sequence[_Line], put: _Put) -> None:
     if not best:
         return
     hit = best[0]
-    name = hit.text.strip(" ,:;-")
+    name = _SELLER_LABEL.sub("", hit.text).strip(" ,:;-")  # "Sold By: WS Retail Services"
     if name.endswith(".") and not re.search(r"\b\w{1,3}\.$", name):
         name = name[:-1]  # a full stop, not an abbreviation such as "Ltd." or "o.o."
     key = _name_key(name)

@@ -816,3 +816,23 @@ def test_a_date_that_cannot_be_the_documents_ranks_after_one_that_can() -> None:
     alone = fields_of("SHOP\nRC11-23-42 - 12/144\nTOTAL RM 2.90").get("invoice_date")
     assert alone is not None and alone.value == "1942-11-23" and not alone.valid
     assert alone.reason is not None and alone.reason.startswith("implausible-date:")
+
+
+def test_a_vendor_name_followed_by_its_registration_number() -> None:
+    # sroie-train 093: the registration number's digits made the line look like no name,
+    # and the address below was taken.
+    aeon = fields_of("AEON CO. (M) BHD. (126926-H)\n3 FLOOR, AEON TAMAN MALURI SC\n"
+                     "JLN JEJAKA, TAMAN MALURI\nTOTAL 5.90").get("vendor")
+    assert aeon is not None and aeon.value == "AEON CO. (M) BHD"
+    # To the last company form, but not the "Co." of a registration label.
+    dion = fields_of("Dion Realties Sdn Bhd (Co. No. 1043290-X)\nTOTAL 5.90").get("vendor")
+    assert dion is not None and dion.value == "Dion Realties Sdn Bhd"
+    light = fields_of("LIGHTROOM GALLERY SDN BHD No: 28, JALAN ASTANA 1C,\nTOTAL 5.90"
+                      ).get("vendor")
+    assert light is not None and light.value == "LIGHTROOM GALLERY SDN BHD"
+    trading = fields_of("PINGHWAI TRADING SDN BHD (1133845-P)\nNO 2, JALAN SS\nTOTAL 5.90"
+                        ).get("vendor")
+    assert trading is not None and trading.value == "PINGHWAI TRADING SDN BHD"
+    # A label naming the seller is not part of its name (invoice2data's Flipkart invoice).
+    sold = fields_of("Sold By: WS Retail Services Pvt. Ltd,\nTOTAL 5.90").get("vendor")
+    assert sold is not None and sold.value == "WS Retail Services Pvt. Ltd"
