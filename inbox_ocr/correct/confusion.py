@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Container
 from dataclasses import dataclass
 
@@ -241,3 +242,55 @@ def _plausible_date(text: str) -> bool:
 
 def replace(line: str, suspect: Suspect, alternative: str) -> str:
     return line[: suspect.start] + alternative + line[suspect.end:]
+
+
+#: The prior of a document's own word (nats), as for a word neither engine read.
+DOCUMENT_WORD_PRIOR = -1.5
+#: ... tried for words of at least this many letters.
+MIN_DOCUMENT_WORD_LETTERS = 2
+
+
+def page_words(text: str) -> Counter[str]:
+    """How often each word of letters occurs in a page (case folded): the page's own
+    vocabulary, for ``document_words``."""
+    found: Counter[str] = Counter()
+    for token in TOKEN.findall(text):
+        core = strip_token(token)[1]
+        if core.isalpha():
+            found[core.lower()] += 1
+        elif (glued := _LETTERS_BEFORE_AMOUNT.match(core)) is not None:
+            found[glued[1].lower()] += 1  # "RM13.30": the currency is a word too
+    return found
+
+
+_LETTERS_BEFORE_AMOUNT = re.compile(r"([A-Za-z]{2,3})\d")
+
+
+def document_words(line: str, vocabulary: Counter[str], known: Container[str] | None,
+                   ) -> list[Suspect]:
+    """Words of ``line`` that the same page prints more often with one letter of a like
+    shape read otherwise (``CST``, ``GSI`` beside ``GST`` three times; ``RH`` beside ``RM``;
+    ``Ant`` beside ``Amt``), each a candidate of kind ``"document-word"`` with prior
+    ``DOCUMENT_WORD_PRIOR``: the receipt's own abbreviations and names (``GST``, ``Jln``,
+    ``MALURI``) are in no word list, but a misread one is rarer on its page than the word
+    it was. Never a known word of ``known``, never a word with a digit (numbers stay as
+    read; a digit becomes a letter only into a known word), and the page's word must occur
+    more often than the word read. ``vocabulary``: ``page_words`` of the page."""
+    suspects = []
+    for match in TOKEN.finditer(line):
+        left, core = strip_token(match.group())
+        if (len(core) < MIN_DOCUMENT_WORD_LETTERS or not core.isalpha()
+                or (known is not None and core in known)):
+            continue
+        lowered = core.lower()
+        seen = vocabulary.get(lowered, 0)
+        options = {lowered[:i] + c + lowered[i + 1:]
+                   for i, ch in enumerate(lowered) for c in _LOOKALIKES.get(ch, "")}
+        found = sorted((alt for alt in options if vocabulary.get(alt, 0) > seen),
+                       key=lambda alt: (-vocabulary[alt], alt))
+        if found:
+            start = match.start() + left
+            suspects.append(Suspect(start, start + len(core), core,
+                                    tuple(cased(alt, core) for alt in found[:MAX_MISREAD]),
+                                    "document-word", DOCUMENT_WORD_PRIOR))
+    return suspects

@@ -10,10 +10,18 @@ its candidates. The daemon itself talks to that process through
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import Protocol
 
-from inbox_ocr.correct.confusion import TOKEN, Suspect, find_suspects, replace
+from inbox_ocr.correct.confusion import (
+    TOKEN,
+    Suspect,
+    document_words,
+    find_suspects,
+    page_words,
+    replace,
+)
 from inbox_ocr.correct.fusion import (
     agreed_misreads,
     agreeing,
@@ -117,15 +125,18 @@ class ConfusionCorrector:
         self._clock = clock
 
     def _alternatives(self, line: str, reading: LineReading | None,
+                      vocabulary: Counter[str],
                       ) -> tuple[list[str], list[list[tuple[Suspect, str]]]]:
         """The texts to score for ``line`` (for each suspect's span: the line up to the word
-        after it, then each alternative there) and the alternatives, span by span."""
+        after it, then each alternative there) and the alternatives, span by span.
+        ``vocabulary``: the page's words (``confusion.page_words``)."""
         suspects = find_suspects(line, self._known)
         if reading is not None:
             found = pairs(line, reading)
             suspects = (agreeing(suspects, found) + disagreements(found, self._known)
                         + variants(found, self._known) + regrouped(line, reading)
                         + agreed_misreads(line, found, self._known))
+        suspects += document_words(line, vocabulary, self._known)
         by_span: dict[tuple[int, int], list[Suspect]] = {}
         for suspect in suspects:
             by_span.setdefault((suspect.start, suspect.end), []).append(suspect)
@@ -180,7 +191,8 @@ class ConfusionCorrector:
             else [None] * len(lines)
         found: list[Correction] = []
         deadline = None if self._time_limit is None else self._clock() + self._time_limit
-        plans = [(index, *self._alternatives(line, readings[index]))
+        vocabulary = page_words(text)
+        plans = [(index, *self._alternatives(line, readings[index], vocabulary))
                  for index, line in enumerate(lines)]
         plans = [plan for plan in plans if plan[1]]  # lines with something to decide
         # The whole page in as few model batches as fit, scored as the lines are decided.

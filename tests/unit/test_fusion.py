@@ -6,7 +6,13 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import pytest
 
-from inbox_ocr.correct.confusion import find_suspects, misread_alternatives
+from inbox_ocr.correct.confusion import (
+    DOCUMENT_WORD_PRIOR,
+    document_words,
+    find_suspects,
+    misread_alternatives,
+    page_words,
+)
 from inbox_ocr.correct.corrector import ConfusionCorrector, window_end
 from inbox_ocr.correct.fusion import (
     AGREED_PRIOR,
@@ -298,3 +304,33 @@ def test_an_agreed_misread_must_beat_the_margin_plus_its_stronger_prior() -> Non
     result = corrector.correct(1, line, second)
     assert [(c.before, c.after, c.reason, c.margin) for c in result.corrections] == [
         ("Totai", "Total", "ocr-confusion:misread-agreed", 4.0)]
+
+
+def test_a_word_the_page_prints_more_often_one_like_letter_away_is_a_candidate() -> None:
+    page = "GST ID: 0001\nCST 6%   1.20\nTotal GST   1.20\nGST Summary\nRM13.30 RM0.80\n(RH)"
+    vocabulary = page_words(page)
+    assert vocabulary["gst"] == 3 and vocabulary["rm"] == 2  # "RM13.30": the currency too
+    found = document_words("CST 6%   1.20", vocabulary, WORDS)
+    assert [(s.token, s.alternatives, s.kind, s.prior) for s in found] == [
+        ("CST", ("GST",), "document-word", DOCUMENT_WORD_PRIOR)]
+    assert [s.alternatives for s in document_words("(RH)", vocabulary, WORDS)] == [("RM",)]
+    # The page's word must be the more frequent one: GST twice, CST twice, no candidate.
+    even = page_words("GST 1\nGST 2\nCST 3\nCST 4")
+    assert document_words("CST 3", even, WORDS) == []
+    # Never a known word, never a word with a digit, never a letter of another shape.
+    assert document_words("Total", page_words("Tota1 Tote Tote"), WORDS) == []
+    assert document_words("GS1 1.20", vocabulary, WORDS) == []
+    assert document_words("BST 1.20", vocabulary, WORDS) == []
+    assert document_words("GST", vocabulary, None) == []  # and the page's word itself
+
+
+def test_a_document_word_must_beat_the_margin_plus_its_prior() -> None:
+    page = "GST ID: 0001\nCST 6%   1.20\nGST Summary"
+    scorer = TableScorer({"CST 6%": -20.0, "GST 6%": -17.0})
+    corrector = ConfusionCorrector(scorer, margin=2.0, name="fake", known=WORDS)
+    assert corrector.correct(1, page).text == page  # 3 nats, less the prior's 1.5
+    scorer.table["GST 6%"] = -16.0
+    result = corrector.correct(1, page)
+    assert [(c.before, c.after, c.reason, c.margin) for c in result.corrections] == [
+        ("CST", "GST", "ocr-confusion:document-word", 2.5)]
+    assert result.text.split("\n")[1] == "GST 6%   1.20"
