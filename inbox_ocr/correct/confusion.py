@@ -269,8 +269,8 @@ _LETTERS_BEFORE_AMOUNT = re.compile(r"([A-Za-z]{2,3})\d")
 def document_words(line: str, vocabulary: Counter[str], known: Container[str] | None,
                    ) -> list[Suspect]:
     """Words of ``line`` that the same page prints more often with one letter of a like
-    shape read otherwise (``CST``, ``GSI`` beside ``GST`` three times; ``RH`` beside ``RM``;
-    ``Ant`` beside ``Amt``), each a candidate of kind ``"document-word"`` with prior
+    shape read otherwise (``CST``, ``GSI`` beside ``GST`` three times; ``Menber`` beside
+    ``Member``; ``CIN`` beside ``CTN``), each a candidate of kind ``"document-word"`` with prior
     ``DOCUMENT_WORD_PRIOR``: the receipt's own abbreviations and names (``GST``, ``Jln``,
     ``MALURI``) are in no word list, but a misread one is rarer on its page than the word
     it was. Never a known word of ``known``, never a word with a digit (numbers stay as
