@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -173,6 +173,13 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
     cents = _prints_cents(lines)
     found = []
     lost: list[tuple[_Hit, Decimal | None, str | None]] = []
+    text_of_page = "\n".join(line.text for line in lines)
+
+    def printed(value: Decimal) -> bool:
+        """Whether the document prints ``value`` with its decimals somewhere."""
+        return re.search(rf"(?<![\d.,]){re.escape(money(value))}(?![\d])",
+                         text_of_page) is not None
+
     for line, weight, m in _label_hits(lines, labels, reject, strong_reject):
         labelled = line
         last = _last_amount(line.text, m.end())
@@ -208,7 +215,7 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
             said = line.text[m.end() if line is labelled else 0:start]
             bare = _ONLY_CURRENCY.fullmatch(said) is not None
             if (damaged := _damaged_amount(line.text, start, lost_mark=True,
-                                           no_mark=bare)) is not None:
+                                           no_mark=bare, printed=printed)) is not None:
                 d_start, d_end, d_value, d_problem = damaged
                 lost.append((_Hit(line, weight, line.text[d_start:d_end], d_start, d_end),
                              d_value, d_problem))
@@ -228,27 +235,32 @@ _ONLY_CURRENCY = re.compile(r"[\s:.\-=]*(?:RM|Rs\.?|[A-Z]{3}|[$€£])?[\s:.]*")
 
 
 def _damaged_amount(text: str, start: int, *, lost_mark: bool, no_mark: bool = False,
+                    printed: Callable[[Decimal], bool] | None = None,
                     ) -> tuple[int, int, Decimal, str] | None:
     """The damaged amount at the end of ``text`` that holds the number read at ``start``:
     (start, end, value, problem). Spaced decimals always (``spaced-amount``); a mark read
     as a space only with ``lost_mark``, and a mark lost with no trace only with ``no_mark``
-    as well (``lost-decimal-mark``): a cash line may print a whole amount ("CASH 50")."""
+    as well (``lost-decimal-mark``), and only where ``printed`` says the document prints
+    that amount elsewhere (``TOTAL 700`` beside ``SUB-TOTAL 7.00``; ``TOTAL 100`` under two
+    items of 50.00 is no 1.00): a cash line may print a whole amount ("CASH 50")."""
     spaced = _SPACED_MARK.search(text)
     if spaced is not None and spaced.start() <= start < spaced.end() \
             and " " in spaced[0].strip():
         value = Decimal(f"{spaced[1]}.{spaced[2]}{spaced[3]}")
-        printed = spaced[0].strip()
-        return (spaced.start(), spaced.start() + len(printed), value,
-                f"spaced-amount: read {printed!r} as {money(value)}")
+        read = spaced[0].strip()
+        return (spaced.start(), spaced.start() + len(read), value,
+                f"spaced-amount: read {read!r} as {money(value)}")
     if not lost_mark:
         return None
     for regex in (_LOST_MARK, _NO_MARK) if no_mark else (_LOST_MARK,):
         m = regex.search(text)
         if m is not None and m.start() <= start < m.end():
-            printed = m[0].strip()
+            read = m[0].strip()
             value = Decimal(f"{m[1]}.{m[2]}")
-            return (m.start(), m.start() + len(printed), value,
-                    f"lost-decimal-mark: read {printed!r} as {money(value)}")
+            if regex is _NO_MARK and (printed is None or not printed(value)):
+                return None
+            return (m.start(), m.start() + len(read), value,
+                    f"lost-decimal-mark: read {read!r} as {money(value)}")
     return None
 
 

@@ -780,8 +780,10 @@ def test_a_total_that_lost_its_decimal_mark_is_read_but_flagged() -> None:
     # Only right after its label: "GST Act 2014" is a year (sroie-train 063).
     tax = fields_of("Total  RM 85.54\nCash  RM 90.00\n56 (3) (b) GST Act 2014").get("tax")
     assert tax is None
-    assert value(fields_of("Total Sales  20.00\nTotal GST  120\nTotal Sales :  21.20"),
-                 "tax") == "1.20"
+    assert value(fields_of("Total Sales  20.00\nTotal GST  120\nTotal Sales :  21.20\n"
+                           "GST SUMMARY\nSR  6  20.00  1.20"), "tax") == "1.20"
+    # Only an amount the document prints elsewhere: two items of 50.00 make no 1.00.
+    assert value(fields_of("Item  50.00\nItem  50.00\nTOTAL  100"), "total") != "1.00"
     # Where no amount prints cents, a whole total is a whole total.
     whole = fields_of("Item 600\nTotal 700\nCash 1000\nChange 300").get("total")
     assert whole is not None and whole.value == "700.00" and whole.valid
