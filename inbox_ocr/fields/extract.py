@@ -521,10 +521,6 @@ _NOT_VENDOR = re.compile(
 _BUYER = re.compile(r"bill(?:ed)?\s*to|ship\s*to|sold\s*to|customer|client|kunde|"
                     r"rechnungsadresse|factur[ée]\s*[àa]|nabywca|a/?tt?n|atin|guest",
                     re.IGNORECASE)
-# A label naming the seller before its name.
-_SELLER_LABEL = re.compile(r"^\W*(?:sold\s*by|seller|vendor|supplier|verk[äa]ufer|vendeur"
-                           r"|lieferant|sprzedawca|leverancier|proveedor|fornitore)\s*:\s*",
-                           re.IGNORECASE)
 # What follows "Co." when it labels a registration number.
 _REG_LABEL = re.compile(r"\s*(?:no\b|reg\b|registration)", re.IGNORECASE)
 # A company registration number after the name: "(139386 X)", "862725-U".
@@ -574,7 +570,7 @@ def _pick_vendor(lines: Sequence[_Line], put: _Put) -> None:
     if not best:
         return
     hit = best[0]
-    name = _SELLER_LABEL.sub("", hit.text).strip(" ,:;-")  # "Sold By: WS Retail Services"
+    name = hit.text.strip(" ,:;-")
     if name.endswith(".") and not re.search(r"\b\w{1,3}\.$", name):
         name = name[:-1]  # a full stop, not an abbreviation such as "Ltd." or "o.o."
     key = _name_key(name)

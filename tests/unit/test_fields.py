@@ -835,6 +835,3 @@ def test_a_vendor_name_followed_by_its_registration_number() -> None:
     trading = fields_of("PINGHWAI TRADING SDN BHD (1133845-P)\nNO 2, JALAN SS\nTOTAL 5.90"
                         ).get("vendor")
     assert trading is not None and trading.value == "PINGHWAI TRADING SDN BHD"
-    # A label naming the seller is not part of its name (invoice2data's Flipkart invoice).
-    sold = fields_of("Sold By: WS Retail Services Pvt. Ltd,\nTOTAL 5.90").get("vendor")
-    assert sold is not None and sold.value == "WS Retail Services Pvt. Ltd"
