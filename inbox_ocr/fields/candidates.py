@@ -112,13 +112,14 @@ def _unlabelled_numbers(lines: Sequence[_Line],
     return hits
 
 
-#: A date read with a space for a separator (``spaced-date``) ranks below every well-formed
-#: date with the same label, or none.
+#: A date read with a space or a colon for a separator (``spaced-date``,
+#: ``misread-separator``) ranks below every well-formed date with the same label, or none.
 SPACED_DATE_WEIGHT = 0.9
 
 
 def _weighed(weight: float, reading: DateReading) -> float:
-    spaced = reading.problem is not None and reading.problem.startswith("spaced-date")
+    spaced = reading.problem is not None and reading.problem.startswith(
+        ("spaced-date", "misread-separator"))
     return weight * SPACED_DATE_WEIGHT if spaced else weight
 
 

@@ -50,6 +50,10 @@ _DATE_RES = [
     # digit, time or amount around it; never valid (``spaced-date``).
     ("spaced", re.compile(r"(?<![\d.,:/-])(\d{2}) (\d{2})([-/])(\d{4}|\d{2})(?![\d:.,/-])"
                           r"|(?<![\d.,:/-])(\d{2})([-/])(\d{2}) (\d{4})(?![\d:.,/-])")),
+    # "03:07.2024": OCR read one separator as a colon, semicolon or comma. A four-digit year
+    # only ("11:14.00" is a time); never valid (``misread-separator``).
+    ("misread", re.compile(r"(?<![\d.,:;/-])(\d{1,2})[:;,](\d{1,2})([-/.])(\d{4})(?![\d:.,/-])"
+                           r"|(?<![\d.,:;/-])(\d{1,2})([-/.])(\d{1,2})[:;,](\d{4})(?![\d:.,/-])")),
 ]
 
 
@@ -96,8 +100,8 @@ def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReadi
                     value = date(_year(m[3], today), _MONTHS[m[2].lower()], int(m[1]))
                 elif kind == "mdy":
                     value = date(int(m[3]), _MONTHS[m[1].lower()], int(m[2]))
-                elif kind == "spaced":
-                    value, problem = _spaced(m, text, day_first, today)
+                elif kind in ("spaced", "misread"):
+                    value, problem = _spaced(m, text, day_first, today, kind)
                 else:
                     a, b = int(m[1]), int(m[3])
                     value = _day_month(a, b, _year(m[4], today), day_first)
@@ -125,16 +129,27 @@ def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReadi
 
 
 def _spaced(m: re.Match[str], text: str, day_first: bool | None, today: date,
-            ) -> tuple[date | None, str | None]:
-    """A numeric date with a space for one of its separators (``_DATE_RES``' "spaced"): its
-    value (None when the order is unknown) and a problem that always starts ``spaced-date``.
-    Raises ValueError when it is no date."""
+            kind: str = "spaced") -> tuple[date | None, str | None]:
+    """A numeric date with a space (``_DATE_RES``' "spaced") or a colon, semicolon or comma
+    ("misread") for one of its separators: its value (None when the order is unknown) and a
+    problem that always starts ``spaced-date`` or ``misread-separator``. Raises ValueError
+    when it is no date."""
     a, b, printed = (int(m[1]), int(m[2]), m[4]) if m[1] else (int(m[5]), int(m[7]), m[8])
     value = _day_month(a, b, _year(printed, today), day_first)
-    said = f"spaced-date: read '{text}' with a space for one of its separators"
+    said = (f"spaced-date: read '{text}' with a space for one of its separators"
+            if kind == "spaced" else
+            f"misread-separator: read '{text}' with {_MARK_NAMES[_odd_mark(text)]} for one of "
+            "its separators")
     if value is None:
         return None, f"{said}, and it is {_either(a, b)}: the document does not say which"
     return value, f"{said}; it may be no date"
+
+
+_MARK_NAMES = {":": "a colon", ";": "a semicolon", ",": "a comma"}
+
+
+def _odd_mark(text: str) -> str:
+    return next(c for c in text if c in _MARK_NAMES)
 
 
 def _day_month(a: int, b: int, year: int, day_first: bool | None) -> date | None:

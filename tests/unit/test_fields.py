@@ -835,3 +835,17 @@ def test_a_vendor_name_followed_by_its_registration_number() -> None:
     trading = fields_of("PINGHWAI TRADING SDN BHD (1133845-P)\nNO 2, JALAN SS\nTOTAL 5.90"
                         ).get("vendor")
     assert trading is not None and trading.value == "PINGHWAI TRADING SDN BHD"
+
+
+def test_a_date_with_a_separator_read_as_a_colon_is_read_but_flagged() -> None:
+    # Generated invoice (seed 11, 006): "03.07.2024" read "03:07.2024".
+    found = fields_of("Numer faktury: RE-16190\nData wystawienia: 03:07.2024        "
+                      "Termin płatności: 02.08.2024\nDo zapłaty:  5 864,05 PLN").get(
+                          "invoice_date")
+    assert found is not None and found.value == "2024-07-03" and not found.valid
+    assert found.reason == ("misread-separator: read '03:07.2024' with a colon for one of "
+                            "its separators; it may be no date")
+    # A four-digit year only: "Time: 11:14.00" is a time; and a well-formed date wins.
+    assert fields_of("Time: 11:14.00\nTOTAL 5.00").get("invoice_date") is None
+    both = fields_of("Date: 13:07.2024\nDate: 14.07.2024\nTOTAL 5.00").get("invoice_date")
+    assert both is not None and both.value == "2024-07-14"
