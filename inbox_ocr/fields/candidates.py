@@ -46,7 +46,7 @@ def _invoice_numbers(lines: Sequence[_Line]) -> list[_Hit]:
     for line, weight, m in _label_hits(lines, _INVOICE_NUMBER):
         found = _first_id(line.text[m.end():], m.end())
         if found is None:
-            rest = line.text[m.end():]
+            rest = (line.view or line.text)[m.end():]  # "facturai": the label's stray i
             column = (column_below(lines, line, m.start(), m.end())
                       if _heads_column(rest) else None)
             if column is not None:  # the words' boxes: the value printed under the label
@@ -136,7 +136,8 @@ def _date_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[str]
         if skip is not None and skip.search(said):
             continue
         column = (column_below(lines, line, m.start(), m.end())
-                  if not readings and _heads_column(line.text[m.end():]) else None)
+                  if not readings and _heads_column((line.view or line.text)[m.end():])
+                  else None)
         if column is not None:  # a header row: the date printed under its label
             under, start, end = column
             below = find_dates(under.text[start:end], locale.day_first, today)
@@ -184,7 +185,7 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
     for line, weight, m in _label_hits(lines, labels, reject, strong_reject):
         labelled = line
         last = _last_amount(line.text, m.end())
-        rest = line.text[m.end():]
+        rest = (line.view or line.text)[m.end():]
         column = (column_below(lines, line, m.start(), m.end())
                   if last is None and _heads_column(rest) else None)
         if column is not None:  # the amount printed under its label, in the same column

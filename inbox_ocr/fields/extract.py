@@ -150,7 +150,15 @@ def _pick_invoice_number(lines: Sequence[_Line], put: _Put) -> None:
         problem = "conflicting-values: " + ", ".join(sorted(values))
     elif hit.weight < 0.8:
         problem = "weak-label: no 'invoice number' label; read from a nearby heading"
+    elif (odd := _DIGIT_AMONG_LETTERS.search(hit.text)) is not None:
+        problem = (f"confusable-characters: {hit.text!r} has a {odd[0]} among letters, "
+                   f"where OCR reads {'an O' if odd[0] == '0' else 'an I or l'} so")
     put("invoice_number", hit, hit.text, problem)
+
+
+# A 0 or 1 that starts a run of capitals or stands inside one ("1NV-2024-53507", "IN0-7"):
+# where OCR reads an O, I or l, the number is not sure.
+_DIGIT_AMONG_LETTERS = re.compile(r"(?<![A-Za-z0-9])[01](?=[A-Z]{2})|(?<=[A-Z])[01](?=[A-Z])")
 
 
 def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) -> None:

@@ -102,15 +102,26 @@ _LABEL_WORDS = frozenset({
 _VOWELS = frozenset("aeou")
 
 
+# What OCR glues to the end of a word from nothing (a mark, an edge): "Numero de facturai".
+_JUNK_END = frozenset("il1|!")
+# A dot OCR read for the space between two words: "Numer.faktury", "Numero.de factura".
+_DOT_FOR_SPACE = re.compile(r"(?<=[^\W\d_]{2})\.(?=[^\W\d_]{2})")
+
+
 def label_view(text: str) -> str:
     """``text`` with each word that is one misread character away from a label word
-    (``Gesamibetrag``, ``Tota2``) replaced by that word; same length, so spans found in the
-    view hold in ``text``. Used to find labels only: values are always read from ``text``."""
+    (``Gesamibetrag``, ``Tota2``) replaced by that word, a label word of six letters or more
+    with a stray ``i``, ``l`` or ``1`` glued to its end read without it (``facturai``), and a
+    dot between two words read as the space it was (``Numer.faktury``); same length, so spans
+    found in the view hold in ``text``. Used to find labels only: values are always read from
+    ``text``."""
     def repair(m: re.Match[str]) -> str:
         word = m.group(0)
         lowered = word.lower()
         if len(word) < 5 or lowered in _LABEL_WORDS:
             return word
+        if len(word) > 6 and lowered[-1] in _JUNK_END and lowered[:-1] in _LABEL_WORDS:
+            return lowered[:-1] + " "
         for label in _LABEL_WORDS:
             if len(label) != len(word):
                 continue
@@ -122,4 +133,4 @@ def label_view(text: str) -> str:
                     or (bad in _VOWELS and good in _VOWELS)):  # "Totel"
                 return label
         return word
-    return re.sub(r"[^\s:;.,|()]+", repair, text)
+    return re.sub(r"[^\s:;.,|()]+", repair, _DOT_FOR_SPACE.sub(" ", text))

@@ -849,3 +849,24 @@ def test_a_date_with_a_separator_read_as_a_colon_is_read_but_flagged() -> None:
     assert fields_of("Time: 11:14.00\nTOTAL 5.00").get("invoice_date") is None
     both = fields_of("Date: 13:07.2024\nDate: 14.07.2024\nTOTAL 5.00").get("invoice_date")
     assert both is not None and both.value == "2024-07-14"
+
+
+def test_label_words_read_with_a_dot_for_a_space_or_a_stray_letter_glued_on() -> None:
+    # Generated invoices (seed 23): header rows whose labels OCR damaged.
+    for head, number in (("Numer.faktury        Data wystawienia", "045739"),
+                         ("Numero.de factura        Fecha de factura", "047709"),
+                         ("Numero de facturai        Fecha de factura", "FV/2024/04/42066")):
+        found = fields_of(f"Shop\n{head}\n{number}        15/02/2024\nTotal  10,00 EUR").get(
+            "invoice_number")
+        assert found is not None and found.value == number, head
+    assert label_view("Numer.faktury www.example.com Invoices:") == \
+        "Numer faktury www example com Invoices:"
+
+
+def test_an_invoice_number_with_a_digit_among_its_letters_is_flagged() -> None:
+    # Generated invoice (seed 23, 005): "INV-2024-53507" read "1NV-2024-53507", reported valid.
+    found = fields_of("Factuurnummer: 1NV-2024-53507\nTotaal: 10,00 EUR").get("invoice_number")
+    assert found is not None and found.value == "1NV-2024-53507" and not found.valid
+    assert found.reason is not None and found.reason.startswith("confusable-characters:")
+    plain = fields_of("Factuurnummer: INV-2024-0107\nTotaal: 10,00 EUR").get("invoice_number")
+    assert plain is not None and not (plain.reason or "").startswith("confusable")
