@@ -231,6 +231,10 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
 # ("TOTAL 700").
 _SPACED_MARK = re.compile(r"(?<![\d.,])(\d{1,6}) ?[.,] ?(\d) ?(\d)\s*$")
 _LOST_MARK = re.compile(r"(?<![\d.,])(\d{1,6}) (\d{2})\s*$")
+# "Total Due: 3,183:18 USD": the decimal mark read as a colon. Grouped or three digits and
+# more before it: "12:30" is a time.
+_COLON_MARK = re.compile(r"(?<![\d.,:])(\d{1,3}(?:[.,]\d{3})+|\d{3,}):(\d{2})(?![\d:])"
+                         r"(?=\s*(?:[A-Z]{3}|[€$£])?\s*$)")
 _NO_MARK = re.compile(r"(?<![\d.,])(?<![\d.,] )(\d{1,4})(\d{2})\s*$")
 # What may stand between a label and its amount: punctuation and a currency.
 _ONLY_CURRENCY = re.compile(r"[\s:.\-=]*(?:RM|Rs\.?|[A-Z]{3}|[$€£])?[\s:.]*")
@@ -254,6 +258,12 @@ def _damaged_amount(text: str, start: int, *, lost_mark: bool, no_mark: bool = F
                 f"spaced-amount: read {read!r} as {money(value)}")
     if not lost_mark:
         return None
+    colon = _COLON_MARK.search(text)
+    if colon is not None and colon.start() <= start < colon.end(2):
+        value = Decimal(f"{re.sub(r'[.,]', '', colon[1])}.{colon[2]}")
+        read = colon[1] + ":" + colon[2]
+        return (colon.start(), colon.end(2), value,
+                f"misread-mark: read {read!r} as {money(value)}")
     for regex in (_LOST_MARK, _NO_MARK) if no_mark else (_LOST_MARK,):
         m = regex.search(text)
         if m is not None and m.start() <= start < m.end():
@@ -277,7 +287,7 @@ def _prints_cents(lines: Sequence[_Line]) -> bool:
     """Whether this document prints amounts with two decimals (then a whole number on a total
     line is a misread, not an amount)."""
     text = "\n".join(line.text for line in lines)
-    return len(re.findall(r"(?<![\d.,])\d+[.,]\d{2}(?![\d])", text)) >= 2
+    return len(re.findall(r"(?<![\d.,])\d+(?:[.,' ]\d{3})*[.,]\d{2}(?![\d])", text)) >= 2
 
 
 def _last_number(text: str, start: int) -> tuple[str, int, int] | None:

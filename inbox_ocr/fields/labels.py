@@ -38,7 +38,7 @@ _INVOICE_DATE = _labels(
 )
 _DUE_DATE = _labels(
     (1.0, r"due\s*date|payment\s*due|pay\s*by|date\s*d'?\s*[ée]ch[ée]ance|[ée]ch[ée]ance"
-          r"|f[äa]llig(?:keitsdatum|\s*am)?|zahlbar\s*bis|zahlungsziel|termin\s*p[łlt]atno[śs]ci"
+          r"|f(?:äa?|ae?)llig(?:keitsdatum|\s*am)?|zahlbar\s*bis|zahlungsziel|termin\s*p[łlt]atno[śs]ci"
           r"|tarikh\s*(?:akhir|tamat)|date\s*limite\s*(?:de\s*)?(?:paiement|r[èe]glement)"
           r"|vervaldatum|vervaldag|uiterste\s*betaaldatum|fecha\s*(?:de\s*)?vencimiento"
           r"|vencimiento|data\s*(?:di\s*)?scadenza|scadenza|data\s*(?:de\s*)?vencimento"
@@ -48,7 +48,7 @@ _DUE_DATE = _labels(
 _OTHER_DATE = re.compile(
     r"order|delivery|ship|check\s*(?:in|out)|period|from|until|lieferdatum|leistungs|"
     r"commande|livraison|sprzeda|dostaw|expir|valid|printed|born|birth|due|[ée]ch[ée]ance|"
-    r"f[äa]llig|zahlungsziel|termin|du\s+\d|limite|paiement|vervaldat|leverdatum|levering|"
+    r"f(?:äa?|ae?)llig|zahlungsziel|termin|du\s+\d|limite|paiement|vervaldat|leverdatum|levering|"
     r"vencim|entrega|scadenz|consegna|vencimento", re.IGNORECASE)
 
 _TOTAL = _labels(

@@ -870,3 +870,17 @@ def test_an_invoice_number_with_a_digit_among_its_letters_is_flagged() -> None:
     assert found.reason is not None and found.reason.startswith("confusable-characters:")
     plain = fields_of("Factuurnummer: INV-2024-0107\nTotaal: 10,00 EUR").get("invoice_number")
     assert plain is not None and not (plain.reason or "").startswith("confusable")
+
+
+def test_a_decimal_mark_read_as_a_colon_and_a_doubled_umlaut() -> None:
+    # Generated invoices (seed 31): "3,183.18" read "3,183:18"; "Fälligkeitsdatum" read
+    # "Fäalligkeitsdatum". Grouped amounts count as amounts that print cents.
+    total = fields_of("Subtotal:        2,652.65 USD\nVAT 20%:        530.53 USD\n"
+                      "Total Due:        3,183:18 USD").get("total")
+    assert total is not None and total.value == "3183.18" and not total.valid
+    assert total.reason == "misread-mark: read '3,183:18' as 3183.18"
+    assert fields_of("Item 5.00\nItem 6.00\nTotal 12:30").get("total") is None  # a time
+    for label in ("Fäalligkeitsdatum", "Faelligkeitsdatum", "Fälligkeitsdatum"):
+        due = fields_of(f"Rechnungsdatum: 07.01.2024        {label}: 21.01.2024\n"
+                        "Gesamtbetrag:  6.944,67 EUR").get("due_date")
+        assert due is not None and due.value == "2024-01-21", label
