@@ -172,15 +172,14 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
                  ) -> list[tuple[_Hit, Decimal | None, str | None]]:
     """(hit, value or None, problem) for the last number on each labelled line, or, when the
     label ends its line, the last number of the next line (printed below it)."""
-    cents = _prints_cents(lines)
+    page = "\n".join(line.text for line in lines)
+    cents = _prints_cents(page)
     found = []
     lost: list[tuple[_Hit, Decimal | None, str | None]] = []
-    text_of_page = "\n".join(line.text for line in lines)
 
     def printed(value: Decimal) -> bool:
         """Whether the document prints ``value`` with its decimals somewhere."""
-        return re.search(rf"(?<![\d.,]){re.escape(money(value))}(?![\d])",
-                         text_of_page) is not None
+        return re.search(rf"(?<![\d.,]){re.escape(money(value))}(?![\d])", page) is not None
 
     for line, weight, m in _label_hits(lines, labels, reject, strong_reject):
         labelled = line
@@ -211,13 +210,12 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
                 text and "," not in text:
             # A whole number where amounts print cents: OCR damaged the decimals ("2 23100",
             # "RM39 . 0 0", "Total 6 00", "TOTAL 700"). A damaged amount that ends the line is
-            # read, flagged, when no labelled line reads better.
-            # A number with no mark at all only right after its label ("TOTAL 700", not
-            # "GST Act 2014").
+            # read, flagged, when no labelled line reads better; one with no mark at all only
+            # right after its label ("TOTAL 700", not "GST Act 2014").
             said = line.text[m.end() if line is labelled else 0:start]
             bare = _ONLY_CURRENCY.fullmatch(said) is not None
             if (damaged := _damaged_amount(line.text, start, lost_mark=True,
-                                           no_mark=bare, printed=printed)) is not None:
+                                           printed=printed if bare else None)) is not None:
                 d_start, d_end, d_value, d_problem = damaged
                 lost.append((_Hit(line, weight, line.text[d_start:d_end], d_start, d_end),
                              d_value, d_problem))
@@ -240,15 +238,15 @@ _NO_MARK = re.compile(r"(?<![\d.,])(?<![\d.,] )(\d{1,4})(\d{2})\s*$")
 _ONLY_CURRENCY = re.compile(r"[\s:.\-=]*(?:RM|Rs\.?|[A-Z]{3}|[$€£])?[\s:.]*")
 
 
-def _damaged_amount(text: str, start: int, *, lost_mark: bool, no_mark: bool = False,
+def _damaged_amount(text: str, start: int, *, lost_mark: bool,
                     printed: Callable[[Decimal], bool] | None = None,
                     ) -> tuple[int, int, Decimal, str] | None:
     """The damaged amount at the end of ``text`` that holds the number read at ``start``:
     (start, end, value, problem). Spaced decimals always (``spaced-amount``); a mark read
-    as a space only with ``lost_mark``, and a mark lost with no trace only with ``no_mark``
-    as well (``lost-decimal-mark``), and only where ``printed`` says the document prints
-    that amount elsewhere (``TOTAL 700`` beside ``SUB-TOTAL 7.00``; ``TOTAL 100`` under two
-    items of 50.00 is no 1.00): a cash line may print a whole amount ("CASH 50")."""
+    as a space or a colon only with ``lost_mark`` (``lost-decimal-mark``, ``misread-mark``),
+    and a mark lost with no trace only with ``printed`` as well, where it says the document
+    prints that amount elsewhere (``TOTAL 700`` beside ``SUB-TOTAL 7.00``; ``TOTAL 100``
+    under two items of 50.00 is no 1.00): a cash line may print a whole amount ("CASH 50")."""
     spaced = _SPACED_MARK.search(text)
     if spaced is not None and spaced.start() <= start < spaced.end() \
             and " " in spaced[0].strip():
@@ -264,12 +262,12 @@ def _damaged_amount(text: str, start: int, *, lost_mark: bool, no_mark: bool = F
         read = colon[1] + ":" + colon[2]
         return (colon.start(), colon.end(2), value,
                 f"misread-mark: read {read!r} as {money(value)}")
-    for regex in (_LOST_MARK, _NO_MARK) if no_mark else (_LOST_MARK,):
+    for regex in (_LOST_MARK, _NO_MARK) if printed is not None else (_LOST_MARK,):
         m = regex.search(text)
         if m is not None and m.start() <= start < m.end():
             read = m[0].strip()
             value = Decimal(f"{m[1]}.{m[2]}")
-            if regex is _NO_MARK and (printed is None or not printed(value)):
+            if regex is _NO_MARK and printed is not None and not printed(value):
                 return None
             return (m.start(), m.start() + len(read), value,
                     f"lost-decimal-mark: read {read!r} as {money(value)}")
@@ -283,10 +281,9 @@ def _letter_problem(printed: str, read: str) -> str | None:
     return f"letter-for-digit: read {printed!r} as {read}"
 
 
-def _prints_cents(lines: Sequence[_Line]) -> bool:
-    """Whether this document prints amounts with two decimals (then a whole number on a total
-    line is a misread, not an amount)."""
-    text = "\n".join(line.text for line in lines)
+def _prints_cents(text: str) -> bool:
+    """Whether this document's text prints amounts with two decimals (then a whole number on
+    a total line is a misread, not an amount)."""
     return len(re.findall(r"(?<![\d.,])\d+(?:[.,' ]\d{3})*[.,]\d{2}(?![\d])", text)) >= 2
 
 
