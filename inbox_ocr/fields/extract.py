@@ -40,11 +40,12 @@ from inbox_ocr.fields.candidates import (
     _amount_hits,
     _date_hits,
     _invoice_numbers,
+    _last_amount,
     _last_number,
     _plain_amounts,
     _unlabelled_numbers,
 )
-from inbox_ocr.fields.dates import DateReading
+from inbox_ocr.fields.dates import DateReading, find_dates
 from inbox_ocr.fields.identifiers import (
     _CURRENCY_CODES,
     _CURRENCY_SYMBOLS,
@@ -169,6 +170,7 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
     claimed = {(h.line.page, h.line.number, h.start) for h, _r in due_hits}
     # An invoice date label whose value could not be read: any other date is a guess.
     unread = any(weight >= 1.0 for _l, weight, _m in _label_hits(lines, _INVOICE_DATE))
+    era = _tax_era(lines)
     for name, labels, unlabelled, skip, years_ahead in (
         ("invoice_date", _INVOICE_DATE, True, _OTHER_DATE, 1),
         ("due_date", _DUE_DATE, False, None, 2),
@@ -183,17 +185,27 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
         latest = date(today.year + years_ahead, today.month, min(today.day, 28))
         top = max(h.weight for h, _ in hits)
         best = sorted(((h, r) for h, r in hits if h.weight == top),
-                      key=_date_rank(earliest, latest))
+                      key=_date_rank(earliest, latest, era[0] if era else earliest))
         hit, reading = best[0]
         if reading.value is None:
             put(name, hit, reading.text, reading.problem)
             continue
         problem = None
+        value = reading.value
         values = {r.value for _h, r in best if r.value is not None}
-        if reading.problem is not None:
+        if era is not None and earliest <= value < era[0]:
+            year = _misread_year(reading, locale, today, era[0], latest)
+            problem = (f"before-tax-era: {value.isoformat()} is before "
+                       f"{era[1]} ({era[0].isoformat()}), which the document charges")
+            if year is not None:
+                problem = (f"confusable-year: read {reading.text!r} as {year.isoformat()}: "
+                           f"{value.isoformat()} is before {era[1]} "
+                           f"({era[0].isoformat()}), which the document charges")
+                value = year
+        elif reading.problem is not None:
             problem = reading.problem  # e.g. split-year: the value is read, but not sure
-        elif not earliest <= reading.value <= latest:
-            problem = (f"implausible-date: {reading.value.isoformat()} is outside "
+        elif not earliest <= value <= latest:
+            problem = (f"implausible-date: {value.isoformat()} is outside "
                        f"{earliest.isoformat()}..{latest.isoformat()}")
         elif top >= 0.8 and len(values) > 1:
             problem = "conflicting-values: " + ", ".join(sorted(v.isoformat() for v in values))
@@ -201,26 +213,73 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
             problem = ("unclear-role: the invoice date label's own date could not be read; "
                        "this one has no label")
         elif top < 0.8 and len(others := {r.value for _h, r in hits
-                                          if r.value not in (None, reading.value)}) > 0:
+                                          if r.value not in (None, value)}) > 0:
             # No label says which date is the invoice's, and another date is printed: the
             # first one is a guess (it may be a delivery date or a deadline).
             problem = ("unclear-role: no label marks the invoice date; other dates printed: "
                        + ", ".join(sorted(v.isoformat() for v in others if v is not None)))
-        elif name == "due_date" and issued is not None and reading.value < issued:
-            problem = (f"due-before-invoice: due {reading.value.isoformat()} is before the "
+        elif name == "due_date" and issued is not None and value < issued:
+            problem = (f"due-before-invoice: due {value.isoformat()} is before the "
                        f"invoice date {issued.isoformat()}")
         if name == "invoice_date":
-            issued = reading.value
-        put(name, hit, reading.value.isoformat(), problem)
+            issued = value
+        put(name, hit, value.isoformat(), problem)
 
 
-def _date_rank(earliest: date, latest: date,
-               ) -> Callable[[tuple[_Hit, DateReading]], tuple[bool, tuple[int, int]]]:
+# Taxes that date a document: one that charges the tax cannot be older than the tax. Each is
+# (what charging it looks like, where it applies, in force from, its name). Malaysia's GST
+# ran from 2015-04-01 to 2018-08-31, but receipts kept printing "GST" afterwards (sroie-train
+# 003, December 2018), so only the start is used.
+_TAX_ERAS = (
+    (re.compile(r"GST\s*summary|\d\s*%\s*GST|GST\s*@?\s*\(?\d\s*%|incl\w*\.?\s*(?:of\s*)?GST"
+                r"|GST\s*(?:amt|amount|payable)|total\s*GST|\bSR\s*@?\s*\(?6\s*%", re.IGNORECASE),
+     re.compile(r"\bRM\s*\d|\bMYR\b|\bSDN\.?\s*BHD\b|\bMalaysia\b", re.IGNORECASE),
+     date(2015, 4, 1), "Malaysian GST"),
+)
+
+
+def _tax_era(lines: Sequence[_Line]) -> tuple[date, str] | None:
+    """The date a tax the document charges came into force, and its name; None if none of
+    ``_TAX_ERAS`` applies."""
+    text = "\n".join(line.text for line in lines)
+    for charged, where, start, name in _TAX_ERAS:
+        if charged.search(text) and where.search(text):
+            return start, name
+    return None
+
+
+# Digits OCR reads for one another, by shape ("15-03-18" read as "15-03-13").
+_CONFUSABLE_DIGITS = {"0": "68", "1": "7", "3": "8", "5": "6", "6": "058", "7": "1",
+                      "8": "0369", "9": "8"}
+
+
+def _misread_year(reading: DateReading, locale: Locale, today: date, start: date,
+                  latest: date) -> date | None:
+    """The one date between ``start`` and ``latest`` that ``reading`` becomes when one of
+    its digits is read as a like-shaped one and only its year changes; None when there is
+    no such date or more than one."""
+    assert reading.value is not None
+    text, found = reading.text, set()
+    for i, digit in enumerate(text):
+        for other in _CONFUSABLE_DIGITS.get(digit, ""):
+            for r in find_dates(text[:i] + other + text[i + 1:], locale.day_first, today):
+                if (r.value is not None and r.problem is None and r.start == 0
+                        and (r.value.month, r.value.day) == (reading.value.month,
+                                                             reading.value.day)
+                        and start <= r.value <= latest):
+                    found.add(r.value)
+    return found.pop() if len(found) == 1 else None
+
+
+def _date_rank(earliest: date, latest: date, era: date,
+               ) -> Callable[[tuple[_Hit, DateReading]], tuple[bool, bool, tuple[int, int]]]:
     """Document order, but a date that cannot be this document's comes after one that can
-    ("RC11-23-42", a product code read as 1942, before the receipt's own date)."""
-    def rank(hit: tuple[_Hit, DateReading]) -> tuple[bool, tuple[int, int]]:
+    ("RC11-23-42", a product code read as 1942, before the receipt's own date), and one
+    before the tax the document charges (``era``) after one in its time."""
+    def rank(hit: tuple[_Hit, DateReading]) -> tuple[bool, bool, tuple[int, int]]:
         value = hit[1].value
-        return value is not None and not earliest <= value <= latest, hit[0].order
+        return (value is not None and not earliest <= value <= latest,
+                value is not None and value < era, hit[0].order)
     return rank
 
 
@@ -234,6 +293,10 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put,
     totals = _amount_hits(lines, _TOTAL, locale, _NOT_TOTAL, _NOT_STRONG_TOTAL)
     subtotals = _amount_hits(lines, _SUBTOTAL, locale)
     taxes = _amount_hits(lines, _TAX, locale, _NOT_TAX, _NOT_TAX)
+    # An amount a total label claims is not the tax, whatever else its line says ("Total In
+    # of GST 6 00", where OCR lost the "cl" that would have rejected the tax label).
+    claimed = {(h.line, h.start) for h, _v, _p in totals if h.weight >= 1.0}
+    taxes = [t for t in taxes if (t[0].line, t[0].start) not in claimed]
     rounding = _plain_amounts(lines, _ROUNDING, locale)
     cash = _plain_amounts(lines, _CASH, locale)
     change = _plain_amounts(lines, _CHANGE, locale)
@@ -261,6 +324,8 @@ def _pick_amounts(lines: Sequence[_Line], locale: Locale, put: _Put,
     x = tax[1] if tax else None
     if total is not None and total[1] is not None and "total" not in checked:
         total = _paid_total(total, [*totals, *subtotals], rounding, cash, change, s, x)
+        total = _outvoted_total(total, [*totals, *subtotals], locale, rounding, cash, change,
+                                s, x)
     if total is not None and "total" not in checked:
         total = _reread_total(total, lines, totals, locale, disputes or {}, rounding, cash, change,
                               subtotal, tax)
@@ -391,6 +456,42 @@ def _paid_total(total: _Amount,
     if len(found) != 1:
         return total
     return next(iter(found.values()))
+
+
+def _outvoted_total(total: _Amount, totals: Sequence[_Amount], locale: Locale,
+                    rounding: Sequence[tuple[_Line, Decimal]],
+                    cash: Sequence[tuple[_Line, Decimal]], change: Sequence[tuple[_Line, Decimal]],
+                    subtotal: Decimal | None, tax: Decimal | None) -> _Amount:
+    """The total line's amount is confirmed by nothing and differs in one digit from an
+    amount paid that subtotal + tax (+ rounding) confirms: two lines outvote the total line's
+    misread digit (``AMT PAID INCL GST: RM76.30`` read for 78.30, beside ``PAID BY: CC
+    RM78.30``, ``excl. GST RM 73.87`` and ``GST AMT RM4.43``). The amount paid is reported
+    from its own line, flagged ``outvoted``; exactly one amount paid may qualify."""
+    hit, value = total[0], total[1]
+    if value is None or subtotal is None or tax is None or total[2] is not None:
+        return total
+    if _confirmed(total, totals, rounding, cash, change, subtotal, tax):
+        return total
+    sums = {subtotal + tax + a for a in _adjustments(rounding)}
+    back = [b for _l, b in change]
+    found = {v: line for line, v in cash
+             if line != hit.line and (v in sums or any(v - b in sums for b in back))
+             and _one_digit_apart(money(v), money(value))}
+    if len(found) != 1:
+        return total
+    v, line = next(iter(found.items()))
+    last = _last_amount(line.text, 0)
+    with contextlib.suppress(ValueError):
+        if last is not None and parse_amount(last[0], locale.decimal) == v:
+            return (_Hit(line, hit.weight, *last), v,
+                    f"outvoted: the total line reads {money(value)}; the amount paid, "
+                    f"{money(v)}, is subtotal {money(subtotal)} + tax {money(tax)}")
+    return total
+
+
+def _one_digit_apart(a: str, b: str) -> bool:
+    """Two amounts printed alike but for one digit (an OCR misread: ``76.30``, ``78.30``)."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
 
 
 # An amount that OCR broke with a space: "NET TOTAL 2 2.25" (22.25).

@@ -63,8 +63,12 @@ _TOTAL = _labels(
           r"|totaalbedrag|total\s*a\s*pagar|importe\s*total|total\s*factura"
           r"|totale\s*(?:fattura|documento|da\s*pagare)|valor\s*total|total\s*a\s*pagar"),
     # "TotaySales (Inclusive of GST)": the l misread as in the 0.8 labels below
+    # "Total In of GST" (Incl. lost its cl); "AMTPAIDInCI.GST", "AMTPAID nCL GST": the amount
+    # paid including the tax, its words run together and its "Incl" damaged.
     (1.0, r"tota[l1Ity]\s*(?:sales\s*)?\(?[^)\d]{0,12}incl\w*|total\s*amount|total\s*brutto"
+          r"|tota[l1]\s*in(?:c[l1]?\w*)?\.?\s+of\s+(?:gst|sst|vat|tax)"
           r"|total\s*with\s*(?:gst|sst|vat|tax)|amount\s*incl\w*"
+          r"|(?:amount|amt)\s*pa[il1]d\s*[il1]?nc[l1i]\w*"
           r"|suma\s*brutto|warto[śs][ćc]\s*brutto"),
     # "Tota1", "Totat", "IUIAL" (a dot-matrix TOTAL): OCR misreads of the label itself.
     (0.8, r"tota[l1It]|iuial|jumlah|razem|summe|gesamt|montant\s*total|net+\s*amt|totaal|totale"),
@@ -81,6 +85,7 @@ _NOT_STRONG_TOTAL = re.compile(r"sub|ex[co][l1]|exclud|before\s*tax|\bht\b|suppl
 _SUBTOTAL = _labels(
     (1.0, r"sub\s*-?\s*total|total\s*\(?\s*excl\w*|total\s*sales\s*\(?\s*excl\w*|total\s*ht"
           r"|montant\s*ht|total\s*net|net\s*amount|amount\s*excl\w*|total\s*before\s*tax"
+          r"|(?:amount|amt)\s*pa[il1]d\s*excl\w*"
           r"|nettobetrag|zwischensumme|summe\s*netto|gesamt\s*netto|warto[śs][ćc]\s*netto"
           r"|razem\s*netto|jumlah\s*kecil|jumlah\s*sebelum\s*cukai|net\s*total\s*excl\w*"
           r"|subtotaal|totaal\s*excl\w*|base\s*imponible|imponibile|subtotale|valor\s*l[íi]quido"),

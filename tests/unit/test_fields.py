@@ -884,3 +884,59 @@ def test_a_decimal_mark_read_as_a_colon_and_a_doubled_umlaut() -> None:
         due = fields_of(f"Rechnungsdatum: 07.01.2024        {label}: 21.01.2024\n"
                         "Gesamtbetrag:  6.944,67 EUR").get("due_date")
         assert due is not None and due.value == "2024-01-21", label
+
+
+def test_the_amount_paid_including_tax_is_a_total_also_run_together() -> None:
+    # Cosway's "AMT PAID INCL. GST", its words run together and "Incl" damaged by OCR
+    # (sroie-train 397); "Total In of GST" lost the "cl" (sroie-train 110).
+    paid = fields_of("AMTPAID nCL GST:RM111.90\nAmt Paid excl. GST:RM 105.57\n"
+                     "GST AMT : RM6.33\nPAID BY : CC*7185:RM111.90")
+    assert value(paid, "total") == "111.90" and value(paid, "subtotal") == "105.57"
+    assert value(paid, "tax") == "6.33"
+    found = paid.get("total")
+    assert found is not None and found.valid
+    lost = fields_of("Subtotal   6.00\nTotal In   of GST    6.00\nCash   10.00\nChange   4.00")
+    assert value(lost, "total") == "6.00" and lost.get("tax") is None
+
+
+def test_a_misread_total_is_outvoted_by_the_amount_paid_that_subtotal_and_tax_confirm() -> None:
+    text = ("AMTPAIDInCI.GST:RM76.30\nAmt Pald excl. GST RM 73.87\nGST AMT :RM4.43\n"
+            "PAID BY :CC 7186:RM78.30")
+    found = fields_of(text).get("total")
+    assert found is not None and found.value == "78.30" and not found.valid
+    assert found.reason is not None and found.reason.startswith("outvoted: ")
+    assert found.source == "PAID BY :CC 7186:RM78.30"
+    # More than one digit apart: no misread, the total line's amount stays (flagged).
+    far = fields_of(text.replace("RM76.30", "RM70.90")).get("total")
+    assert far is not None and far.value == "70.90" and not far.valid
+    # Nothing adds up to the amount paid: the total line's amount stays.
+    alone = fields_of(text.replace("RM4.43", "RM4.40")).get("total")
+    assert alone is not None and alone.value == "76.30" and not alone.valid
+
+
+def test_a_year_before_the_tax_the_receipt_charges_is_read_through_a_confusable_digit() -> None:
+    # sroie-train 320, sroie-dev 231: "18" printed faintly, read "13"; Malaysian GST (6%)
+    # was charged from April 2015, so 2013 cannot be the receipt's year.
+    receipt = ("THE ROTI MAN BAKERY SDN BHD\nREG C01  04-05-2013 16:07\nSUBTOTAL  RM20.40\n"
+               "CASH  RM20.40\nPRICE INCLUSIVE 6% GST")
+    found = fields_of(receipt).get("invoice_date")
+    assert found is not None and found.value == "2018-05-04" and not found.valid
+    assert found.reason is not None and found.reason.startswith("confusable-year: ")
+    # No digit of 2014 reads as a year in force: kept as printed, flagged.
+    early = fields_of(receipt.replace("2013", "2014")).get("invoice_date")
+    assert early is not None and early.value == "2014-05-04" and not early.valid
+    assert early.reason is not None and early.reason.startswith("before-tax-era: ")
+    # Without the tax, or outside Malaysia, 2013 is a plausible year like any other.
+    untaxed = fields_of(receipt.replace("PRICE INCLUSIVE 6% GST", "THANK YOU"))
+    assert value(untaxed, "invoice_date") == "2013-05-04"
+    elsewhere = fields_of("Invoice date: 04/05/2013\nTotal incl. GST  AUD 20.40")
+    assert value(elsewhere, "invoice_date") == "2013-05-04"
+    # A receipt printing "GST" after the tax ended (sroie-train 003) keeps its year.
+    late = fields_of(receipt.replace("2013", "2019"))
+    assert value(late, "invoice_date") == "2019-05-04"
+
+
+def test_a_date_in_the_tax_era_ranks_before_one_from_before_it() -> None:
+    text = ("MR DIY SDN BHD\nRC11-23-42 - 12/144\nMember since 01-02-2012\n15-03-2018 15:41\n"
+            "Total Incl. GST 6%  RM 119.70\nGST Summary  Amt(RM)  Tax(RM)")
+    assert value(fields_of(text), "invoice_date") == "2018-03-15"
