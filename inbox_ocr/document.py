@@ -23,7 +23,7 @@ from PIL import Image
 from inbox_ocr.config import Settings
 from inbox_ocr.correct.corrector import Corrector
 from inbox_ocr.correct.fusion import disputed
-from inbox_ocr.fields import FIELD_NAMES, PageInput, extract_fields
+from inbox_ocr.fields import FIELD_NAMES, PageInput, align_words, extract_fields
 from inbox_ocr.ocr.api import OcrEngine, OcrResult, mean_confidence
 from inbox_ocr.ocr.registry import engine_factory
 from inbox_ocr.ops import audit
@@ -133,8 +133,10 @@ def fields(pages: list[PageText], finished_at: float
 
 def field_inputs(pages: list[PageText]) -> list[PageInput]:
     """What field extraction reads of each page: the corrected text, the word confidences and
-    the words' boxes."""
-    return [PageInput(p.number, p.text, tuple((w.text, w.confidence, w.box) for w in p.words),
+    the words' boxes (carried over to the tokens the corrector split or joined)."""
+    return [PageInput(p.number, p.text,
+                      align_words(p.raw_text, p.text,
+                                  [(w.text, w.confidence, w.box) for w in p.words]),
                       p.disputed)
             for p in sorted(pages, key=lambda p: p.number)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from inbox_ocr.fields.model import Box, PageInput
 
@@ -61,6 +62,71 @@ def _lines(pages: Iterable[PageInput]) -> list[_Line]:
                              label_view(text), tuple(boxes[k:k + n]) if boxes else ()))
             k += n
     return out
+
+
+_Word = tuple[str, float | None, Box | None]
+
+
+def align_words(raw_text: str, text: str, words: Sequence[_Word]) -> tuple[_Word, ...]:
+    """The OCR engine's ``words`` (one per whitespace token of ``raw_text``, in order) as
+    words of the corrected ``text``, one per its tokens: where the corrector split a token
+    (``Numero.de`` -> ``Numero de``) or joined two, each new token takes the confidence of the
+    words it came from (the lowest) and their box: a split word's box cut in proportion to
+    the characters, joined words' boxes merged. Lines are matched one to one; when the line or
+    word counts do not fit, ``words`` are returned as they are (the extractor then treats
+    confidences and positions as unknown)."""
+    raw_lines, lines = raw_text.split("\n"), text.split("\n")
+    if (len(raw_lines) != len(lines)
+            or sum(len(line.split()) for line in raw_lines) != len(words)):
+        return tuple(words)
+    out: list[_Word] = []
+    k = 0
+    for raw, new in zip(raw_lines, lines, strict=True):
+        raw_tokens = list(re.finditer(r"\S+", raw))
+        mine = words[k:k + len(raw_tokens)]
+        k += len(raw_tokens)
+        new_tokens = list(re.finditer(r"\S+", new))
+        if len(new_tokens) == len(raw_tokens):
+            out.extend((t.group(0), w[1], w[2]) for t, w in zip(new_tokens, mine, strict=True))
+            continue
+        where = _char_map(raw, new)
+        for token in new_tokens:
+            chars = [c for i in range(token.start(), token.end()) if (c := where[i]) is not None]
+            out.append(_carried(token.group(0), chars, raw_tokens, mine))
+    return tuple(out)
+
+
+def _char_map(raw: str, new: str) -> list[int | None]:
+    """For each character of ``new``, the position of the same character in ``raw`` (None
+    for one the corrector put in)."""
+    where: list[int | None] = [None] * len(new)
+    for a, b, size in SequenceMatcher(None, raw, new, autojunk=False).get_matching_blocks():
+        for i in range(size):
+            where[b + i] = a + i
+    return where
+
+
+def _carried(token: str, chars: list[int], raw_tokens: list[re.Match[str]],
+             words: Sequence[_Word]) -> _Word:
+    """A corrected token with the confidence and box of the raw words its characters
+    (``chars``, positions in the raw line) came from."""
+    sources = [(i, t) for i, t in enumerate(raw_tokens)
+               if any(t.start() <= c < t.end() for c in chars)]
+    if not sources:
+        return (token, None, None)
+    confs = [c for i, _t in sources if (c := words[i][1]) is not None]
+    boxes = [(b, t) for i, t in sources if (b := words[i][2]) is not None]
+    box: Box | None = None
+    if len(sources) == 1 and boxes:
+        (x0, y0, x1, y1), t = boxes[0]
+        width, span = x1 - x0, max(1, len(t.group(0)))
+        lo = min(c for c in chars if t.start() <= c < t.end()) - t.start()
+        hi = max(c for c in chars if t.start() <= c < t.end()) - t.start() + 1
+        box = (x0 + width * lo // span, y0, x0 + width * hi // span, y1)
+    elif boxes:
+        box = (min(b[0] for b, _t in boxes), min(b[1] for b, _t in boxes),
+               max(b[2] for b, _t in boxes), max(b[3] for b, _t in boxes))
+    return (token, min(confs) if confs else None, box)
 
 
 def column_below(lines: Sequence[_Line], line: _Line, start: int, end: int,

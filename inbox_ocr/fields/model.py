@@ -27,10 +27,11 @@ class PageInput:
     number: 1-based page number. text: the corrected text. words: (word, confidence 0-100 or
     None) or (word, confidence, box) in reading order as the OCR engine gave them, the box
     ``(x0, y0, x1, y1)`` in page pixels or None; used only when they line up one to one with the
-    whitespace-separated tokens of ``text`` (the corrector replaces tokens one for one),
-    otherwise confidences and positions count as unknown. disputed: ``(line, word, other)``
-    for each word whose digits a second OCR reading of the line reads otherwise
-    (``inbox_ocr.correct.fusion.disputed``): a value read from it is never valid.
+    whitespace-separated tokens of ``text`` (``align_words`` carries them over to the tokens
+    the corrector split or joined), otherwise confidences and positions count as unknown.
+    disputed: ``(line, word, other)`` for each word whose digits a second OCR reading of the
+    line reads otherwise (``inbox_ocr.correct.fusion.disputed``): a value read from it is
+    never valid.
     """
 
     number: int

@@ -12,6 +12,7 @@ from inbox_ocr.fields import (
     AmbiguousNumber,
     Fields,
     PageInput,
+    align_words,
     detect_locale,
     extract_fields,
     find_dates,
@@ -940,3 +941,41 @@ def test_a_date_in_the_tax_era_ranks_before_one_from_before_it() -> None:
     text = ("MR DIY SDN BHD\nRC11-23-42 - 12/144\nMember since 01-02-2012\n15-03-2018 15:41\n"
             "Total Incl. GST 6%  RM 119.70\nGST Summary  Amt(RM)  Tax(RM)")
     assert value(fields_of(text), "invoice_date") == "2018-03-15"
+
+
+def test_words_follow_the_tokens_the_corrector_split_or_joined() -> None:
+    raw = "Numero.de factura  Fecha\n047709  15/02/2024"
+    words = [("Numero.de", 90.0, (0, 0, 90, 10)), ("factura", 80.0, (100, 0, 170, 10)),
+             ("Fecha", 95.0, (200, 0, 250, 10)), ("047709", 99.0, (0, 20, 60, 30)),
+             ("15/02/2024", 97.0, (200, 20, 300, 30))]
+    # One for one: the corrected words with the engine's confidences and boxes.
+    same = align_words(raw, raw.replace("factura", "factora"), words)
+    assert same[1] == ("factora", 80.0, (100, 0, 170, 10)) and same[3:] == tuple(words[3:])
+    # Split: each part gets its share of the box, in proportion to its characters.
+    split = align_words(raw, raw.replace("Numero.de", "Numero de"), words)
+    assert [w[0] for w in split] == ["Numero", "de", "factura", "Fecha", "047709", "15/02/2024"]
+    assert split[0] == ("Numero", 90.0, (0, 0, 60, 10))
+    assert split[1] == ("de", 90.0, (70, 0, 90, 10))
+    assert split[2:] == tuple(words[1:])
+    # Joined: the words' boxes merged, the lower confidence.
+    joined = align_words(raw, raw.replace("Numero.de factura", "Numero.defactura"), words)
+    assert joined[0] == ("Numero.defactura", 80.0, (0, 0, 170, 10))
+    # Lines that do not match one to one: the words as they were.
+    assert align_words(raw, raw + "\nmore", words) == tuple(words)
+
+
+def test_a_header_row_the_corrector_repaired_still_pairs_by_its_boxes() -> None:
+    # Generated seed 23, 050: the corrector read "Numero.de" as "Numero de", one token more,
+    # and every box of the page was lost with it: the due date under its label went unread.
+    raw = ("Numero.de factura        Fecha de factura        Fecha de vencimiento\n"
+           "047709        15/02/2024        31/03/2024")
+    boxes = [(40, 100, 160, 120), (170, 100, 240, 120), (420, 100, 480, 120),
+             (490, 100, 510, 120), (520, 100, 590, 120), (800, 100, 860, 120),
+             (870, 100, 890, 120), (900, 100, 1010, 120),
+             (40, 140, 110, 160), (420, 140, 520, 160), (800, 140, 900, 160)]
+    words = [(w, 95.0, b) for w, b in zip(raw.split(), boxes, strict=True)]
+    text = raw.replace("Numero.de", "Numero de")
+    page = PageInput(1, text, align_words(raw, text, words))
+    found = extract_fields([page], today=TODAY)
+    assert value(found, "due_date") == "2024-03-31"
+    assert value(found, "invoice_date") == "2024-02-15"
