@@ -112,14 +112,15 @@ def _unlabelled_numbers(lines: Sequence[_Line],
     return hits
 
 
-#: A date read with a space or a colon for a separator (``spaced-date``,
-#: ``misread-separator``) ranks below every well-formed date with the same label, or none.
+#: A date read with a space or a colon for a separator or a dot inside a number
+#: (``spaced-date``, ``misread-separator``, ``stray-mark``) ranks below every well-formed date
+#: with the same label, or none.
 SPACED_DATE_WEIGHT = 0.9
 
 
 def _weighed(weight: float, reading: DateReading) -> float:
     spaced = reading.problem is not None and reading.problem.startswith(
-        ("spaced-date", "misread-separator"))
+        ("spaced-date", "misread-separator", "stray-mark"))
     return weight * SPACED_DATE_WEIGHT if spaced else weight
 
 

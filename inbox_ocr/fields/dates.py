@@ -54,6 +54,10 @@ _DATE_RES = [
     # only ("11:14.00" is a time); never valid (``misread-separator``).
     ("misread", re.compile(r"(?<![\d.,:;/-])(\d{1,2})[:;,](\d{1,2})([-/.])(\d{4})(?![\d:.,/-])"
                            r"|(?<![\d.,:;/-])(\d{1,2})([-/.])(\d{1,2})[:;,](\d{4})(?![\d:.,/-])")),
+    # "03/0.1/2024", "09/12/2.024": OCR put a dot inside one of the numbers of a date whose
+    # separators are slashes or dashes; never valid (``stray-mark``).
+    ("stray", re.compile(r"(?<![\w.,:/-])(\d[\d.]*)([/-])(\d[\d.]*)\2(\d[\d.]*\d)"
+                         r"(?![\w:,/-]|\.\d)")),
 ]
 
 
@@ -102,6 +106,8 @@ def find_dates(line: str, day_first: bool | None, today: date) -> list[DateReadi
                     value = date(int(m[3]), _MONTHS[m[1].lower()], int(m[2]))
                 elif kind in ("spaced", "misread"):
                     value, problem = _spaced(m, text, day_first, today, kind)
+                elif kind == "stray":
+                    value, problem = _stray(m, text, day_first, today)
                 else:
                     a, b = int(m[1]), int(m[3])
                     value = _day_month(a, b, _year(m[4], today), day_first)
@@ -143,6 +149,22 @@ def _spaced(m: re.Match[str], text: str, day_first: bool | None, today: date,
     if value is None:
         return None, f"{said}, and it is {_either(a, b)}: the document does not say which"
     return value, f"{said}; it may be no date"
+
+
+def _stray(m: re.Match[str], text: str, day_first: bool | None, today: date,
+           ) -> tuple[date | None, str]:
+    """A slash or dash date with a dot OCR put inside one of its numbers (``_DATE_RES``'
+    "stray"): its value without the dots (None when the order is unknown) and a problem that
+    starts ``stray-mark``. Raises ValueError when it is no date."""
+    a, b, year = (m[i].replace(".", "") for i in (1, 3, 4))
+    if "." not in text or not (len(a) <= 2 and len(b) <= 2 and len(year) in (2, 4)):
+        raise ValueError(text)
+    value = _day_month(int(a), int(b), _year(year, today), day_first)
+    said = f"stray-mark: read '{text}' with a dot inside one of its numbers"
+    if value is None:
+        return None, (f"{said}, and it is {_either(int(a), int(b))}: the document does not "
+                      "say which")
+    return value, said
 
 
 _MARK_NAMES = {":": "a colon", ";": "a semicolon", ",": "a comma"}

@@ -733,10 +733,11 @@ def test_a_number_printed_without_its_label_is_a_weak_candidate_never_valid() ->
 
 
 def test_the_due_date_is_never_the_invoice_date_when_the_invoice_dates_value_is_garbled() -> None:
-    # Generated invoice 055 (seed 7): OCR read the invoice date "03/0.1/2024" in a header row;
+    # Generated invoice 055 (seed 7): OCR garbled the invoice date in a header row (it read
+    # "03/0.1/2024", now read as a stray-mark date; here with a letter too, "03/O.1/2024");
     # only the due date beside it is a date, and it is labelled (the column above it).
     text = ("Numero da fatura        Data da fatura        Data de vencimento\n"
-            "INV-2024-21500        03/0.1/2024        17/01/2024")
+            "INV-2024-21500        03/O.1/2024        17/01/2024")
     boxes = [(140, 100, 260, 130), (270, 100, 310, 130), (320, 100, 440, 130),
              (700, 100, 780, 130), (790, 100, 830, 130), (840, 100, 960, 130),
              (1180, 100, 1260, 130), (1270, 100, 1310, 130), (1320, 100, 1500, 130),
@@ -748,7 +749,7 @@ def test_the_due_date_is_never_the_invoice_date_when_the_invoice_dates_value_is_
     issued = found.get("invoice_date")
     assert issued is None or (issued.value != "2024-01-17" and not issued.valid)
     # Without the words' boxes, an unlabelled date beside an unreadable invoice date is a guess.
-    issued = fields_of("Invoice Date: 03/0.1/2024\nThank you 17/01/2024").get("invoice_date")
+    issued = fields_of("Invoice Date: 03/O.1/2024\nThank you 17/01/2024").get("invoice_date")
     assert issued is not None and not issued.valid and issued.reason is not None
     assert issued.reason.startswith("unclear-role")
 
@@ -979,3 +980,16 @@ def test_a_header_row_the_corrector_repaired_still_pairs_by_its_boxes() -> None:
     found = extract_fields([page], today=TODAY)
     assert value(found, "due_date") == "2024-03-31"
     assert value(found, "invoice_date") == "2024-02-15"
+
+
+def test_a_date_with_a_stray_dot_inside_a_number_is_read_but_flagged() -> None:
+    # Generated seeds 7 (055) and 31 (049): "03/0.1/2024", "09/12/2.024".
+    for printed, expected in (("03/0.1/2024", "2024-01-03"), ("09/12/2.024", "2024-12-09")):
+        found = fields_of(f"Invoice date: {printed}\nTotal EUR 12,00").get("invoice_date")
+        assert found is not None and found.value == expected and not found.valid
+        assert found.reason == f"stray-mark: read '{printed}' with a dot inside one of its numbers"
+    # A well-formed date with the same label wins; dots that make no date stay no date.
+    both = fields_of("Date: 09/12/2.024\nDate: 13/12/2024")
+    assert value(both, "invoice_date") == "2024-12-13"
+    assert find_dates("Total 1.5/2.0/2024", True, TODAY) == []
+    assert find_dates("12.50/3/2024", True, TODAY) == []
