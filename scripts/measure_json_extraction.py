@@ -49,6 +49,24 @@ SYSTEM = ("You extract fields from receipts. Answer with JSON only. Copy each va
 FIELDS = (("date", "invoice_date"), ("total", "total"))
 
 
+def answers(content: str) -> dict[str, str]:
+    """The model's answer as {field: value}: the non-empty strings of its JSON object (nothing
+    when it is no JSON object)."""
+    try:
+        got = json.loads(content or "{}")
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(got, dict):
+        return {}
+    return {key: value for key, value in got.items() if isinstance(value, str) and value}
+
+
+def grounded(got: dict[str, str], text: str) -> dict[str, str]:
+    """The answers that are spans of the OCR text: the model may choose among what the page
+    prints, never write a value of its own. Every other answer is dropped."""
+    return {key: value for key, value in got.items() if value.strip() and value in text}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, required=True, help="SROIE-style folder")
@@ -77,10 +95,9 @@ def main() -> None:
                                          "and its total amount as printed."}],
             grammar=grammar, max_tokens=60, temperature=0, stream=False)
         assert isinstance(answer, dict)
-        try:
-            got = json.loads(answer["choices"][0]["message"]["content"] or "{}")
-        except json.JSONDecodeError:
-            got = {}
+        content = answer["choices"][0]["message"]["content"] or ""
+        got = answers(content)
+        kept = grounded(got, text)
         for key, name in FIELDS:
             if not truth.fields.get(key):
                 continue
@@ -90,11 +107,11 @@ def main() -> None:
             rule = rules.get(name)
             rule_right = rule is not None and normalise(name, rule.value) == want
             t["rules right"] += rule_right
-            value = got.get(key)
-            if not isinstance(value, str) or not value:
+            if key not in got:
                 continue
             t["answered"] += 1
-            if value not in text:
+            value = kept.get(key)
+            if value is None:
                 continue  # not a span of the text: dropped, whatever it says
             t["grounded"] += 1
             right = normalise(name, value) == want

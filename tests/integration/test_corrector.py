@@ -4,13 +4,16 @@ packaged GGUF model run by llama.cpp."""
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import io
 import json
 import math
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -478,3 +481,48 @@ def test_codes_and_abbreviations_found_broken_on_sroie_dev_stay_as_read() -> Non
     assert find_suspects("SB/01-3  Total After Adj Incl GST  (encl GS T)", english) == []
     assert [s.alternatives for s in find_suspects("Date: O7/11/2024 Arnount", english)] == [
         ("07/11/2024",), ("Amount",)]
+
+
+# -- the instruct model as an extractor: measured, not in the product ---------------------------
+
+def _measure_json_extraction() -> object:
+    """scripts/measure_json_extraction.py as a module (it is a script, not a package module)."""
+    spec = importlib.util.spec_from_file_location(
+        "measure_json_extraction", REPO / "scripts" / "measure_json_extraction.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_extracted_value_absent_from_the_text_is_dropped() -> None:
+    script: Any = _measure_json_extraction()
+    text = "CAFE MERIDIAN SDN BHD\nDate: 07/11/2024 12:41\nTOTAL RM 25.50"
+    got = script.answers('{"date": "07/11/2024", "total": "RM 25.60"}')
+    assert got == {"date": "07/11/2024", "total": "RM 25.60"}
+    # The total the model wrote is printed nowhere: dropped, however plausible it looks.
+    assert script.grounded(got, text) == {"date": "07/11/2024"}
+    assert script.answers("not json") == {} and script.answers('["07/11/2024"]') == {}
+    assert script.answers('{"date": null, "total": ""}') == {}
+
+
+def test_measure_json_extraction_runs_the_instruct_model_on_a_receipt(tmp_path: Path) -> None:
+    """The measurement end to end on the shipped receipt, laid out as a SROIE folder: OCR,
+    the rules, SmolLM2 under the grammar, the grounding rule, the table."""
+    smollm2_path()  # skips when the wheel is not installed
+    for sub in ("img", "box", "key"):
+        (tmp_path / sub).mkdir()
+    shutil.copy(REPO / "samples" / "receipt-cafe.jpg", tmp_path / "img" / "001.jpg")
+    (tmp_path / "box" / "001.csv").write_text("0,0,1,0,1,1,0,1,TOTAL RM 25.50\n")
+    (tmp_path / "key" / "001.json").write_text(json.dumps({"date": "07/11/2024",
+                                                           "total": "25.50"}))
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "measure_json_extraction.py"),
+                           "--dataset", str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split("|")[1].strip(): [int(c) for c in line.split("|")[2:-1]]
+            for line in proc.stdout.splitlines() if line.startswith(("| date", "| total"))}
+    assert set(rows) == {"date", "total"}
+    for expected, rules, answered, grounded, right, _adds, _breaks in rows.values():
+        assert expected == 1 and rules == 1  # the rules read the shipped receipt right
+        assert answered >= grounded >= right
