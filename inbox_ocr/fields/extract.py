@@ -11,11 +11,13 @@ The rule is the accounting users' one: a flagged raw value beats a wrong correct
   only where the comma is the decimal mark); a number that could be read two ways is flagged;
 - a date whose day and month could be swapped (``03/04/2024``) is resolved only by evidence in
   the document (an unambiguous date, its language, its currency or country); otherwise it is
-  kept as printed with ``valid: false``;
-- amounts read by OCR are ``valid`` only when something in the document cross-checks them:
-  subtotal + tax (+ rounding) = total, cash - change = total, or two total lines agreeing; a
-  total that nothing confirms is replaced by another reading of it that is confirmed (the
-  second OCR engine's, or the amount without a space OCR put in it), flagged ``reread``;
+  kept as printed with ``valid: false``; a date before the tax the document charges came in
+  (Malaysian GST, 2015-04-01) ranks after dates in the tax's time, and is read through one
+  like-shaped digit of its year where exactly one makes it fit (``confusable-year``, flagged);
+- amounts read by OCR are ``valid`` only when something in the document cross-checks them
+  (``totals``: subtotal + tax, cash - change, two total lines); a total nothing confirms may
+  be replaced by a confirmed other reading of it (``reread``) or by the amount paid that
+  subtotal + tax confirm, one digit away (``outvoted``), both flagged;
 - IBANs (ISO 13616 mod 97) and VAT numbers (DE, FR, PL, GB, BE, NL, IT, ES, AT; India's GSTIN)
   are checked by their checksums; an identifier with no known checksum is not ``valid``;
 - words that the OCR engine read with a low confidence make the field not ``valid``;
@@ -26,7 +28,9 @@ The rule is the accounting users' one: a flagged raw value beats a wrong correct
   label at all) is never ``valid``.
 
 Nothing here invents a value: every value is taken from one line of the text, whose text is
-kept in ``source``. ``today`` is injected (dates are checked against a plausible range)."""
+kept in ``source`` (a value read through OCR damage, such as a confusable digit, is never
+``valid`` and says so in its ``reason``). ``today`` is injected (dates are checked against a
+plausible range)."""
 
 from __future__ import annotations
 
@@ -105,8 +109,6 @@ def extract_fields(pages: Sequence[PageInput], *, today: date) -> Fields:
     warnings = tuple(f"field {name}: {found[name].reason}" for name in FIELD_NAMES
                      if name in found and not found[name].valid)
     return Fields(tuple((n, found[n]) for n in FIELD_NAMES if n in found), locale, warnings)
-
-
 
 
 def _best(hits: Sequence[_Hit]) -> list[_Hit]:
