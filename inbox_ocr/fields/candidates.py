@@ -230,9 +230,9 @@ def _amount_hits(lines: Sequence[_Line], labels: list[tuple[float, re.Pattern[st
 # ("TOTAL 700").
 _SPACED_MARK = re.compile(r"(?<![\d.,])(\d{1,6}) ?[.,] ?(\d) ?(\d)\s*$")
 _LOST_MARK = re.compile(r"(?<![\d.,])(\d{1,6}) (\d{2})\s*$")
-# "Total Due: 3,183:18 USD": the decimal mark read as a colon. Grouped or three digits and
-# more before it: "12:30" is a time.
-_COLON_MARK = re.compile(r"(?<![\d.,:])(\d{1,3}(?:[.,]\d{3})+|\d{3,}):(\d{2})(?![\d:])"
+# "Total Due: 3,183:18 USD", "Do zapłaty: 4.751;02 PLN": the decimal mark read as a colon or
+# a semicolon. Grouped or three digits and more before it: "12:30" is a time.
+_COLON_MARK = re.compile(r"(?<![\d.,:;])(\d{1,3}(?:[.,]\d{3})+|\d{3,})[:;](\d{2})(?![\d:;])"
                          r"(?=\s*(?:[A-Z]{3}|[€$£])?\s*$)")
 _NO_MARK = re.compile(r"(?<![\d.,])(?<![\d.,] )(\d{1,4})(\d{2})\s*$")
 # What may stand between a label and its amount: punctuation and a currency.
@@ -244,7 +244,7 @@ def _damaged_amount(text: str, start: int, *, lost_mark: bool,
                     ) -> tuple[int, int, Decimal, str] | None:
     """The damaged amount at the end of ``text`` that holds the number read at ``start``:
     (start, end, value, problem). Spaced decimals always (``spaced-amount``); a mark read
-    as a space or a colon only with ``lost_mark`` (``lost-decimal-mark``, ``misread-mark``),
+    as a space, a colon or a semicolon only with ``lost_mark`` (``lost-decimal-mark``, ``misread-mark``),
     and a mark lost with no trace only with ``printed`` as well, where it says the document
     prints that amount elsewhere (``TOTAL 700`` beside ``SUB-TOTAL 7.00``; ``TOTAL 100``
     under two items of 50.00 is no 1.00): a cash line may print a whole amount ("CASH 50")."""
@@ -260,7 +260,7 @@ def _damaged_amount(text: str, start: int, *, lost_mark: bool,
     colon = _COLON_MARK.search(text)
     if colon is not None and colon.start() <= start < colon.end(2):
         value = Decimal(f"{re.sub(r'[.,]', '', colon[1])}.{colon[2]}")
-        read = colon[1] + ":" + colon[2]
+        read = text[colon.start():colon.end(2)]
         return (colon.start(), colon.end(2), value,
                 f"misread-mark: read {read!r} as {money(value)}")
     for regex in (_LOST_MARK, _NO_MARK) if printed is not None else (_LOST_MARK,):

@@ -882,6 +882,11 @@ def test_a_decimal_mark_read_as_a_colon_and_a_doubled_umlaut() -> None:
     assert total is not None and total.value == "3183.18" and not total.valid
     assert total.reason == "misread-mark: read '3,183:18' as 3183.18"
     assert fields_of("Item 5.00\nItem 6.00\nTotal 12:30").get("total") is None  # a time
+    # Seed 67: a semicolon for the decimal comma.
+    zloty = fields_of("Wartosc netto:        3 862,62 PLN\nVAT 23%:        888,40 PLN\n"
+                      "Do zaptaty:        4.751;02 PLN").get("total")
+    assert zloty is not None and zloty.value == "4751.02" and not zloty.valid
+    assert zloty.reason == "misread-mark: read '4.751;02' as 4751.02"
     for label in ("Fäalligkeitsdatum", "Faelligkeitsdatum", "Fälligkeitsdatum"):
         due = fields_of(f"Rechnungsdatum: 07.01.2024        {label}: 21.01.2024\n"
                         "Gesamtbetrag:  6.944,67 EUR").get("due_date")
