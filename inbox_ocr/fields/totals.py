@@ -225,11 +225,11 @@ def _outvoted_total(total: _Amount, totals: Sequence[_Amount], locale: Locale,
         return total
     if _confirmed(total, totals, rounding, cash, change, subtotal, tax):
         return total
+    # An amount paid as printed on one line (card, "PAID BY"): cash - change is printed on
+    # no line, so it cannot be reported from one.
     sums = {subtotal + tax + a for a in _adjustments(rounding)}
-    back = [b for _l, b in change]
     found = {v: line for line, v in cash
-             if line != hit.line and (v in sums or any(v - b in sums for b in back))
-             and _one_digit_apart(money(v), money(value))}
+             if line != hit.line and v in sums and _one_digit_apart(money(v), money(value))}
     if len(found) != 1:
         return total
     v, line = next(iter(found.items()))
