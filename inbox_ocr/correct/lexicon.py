@@ -18,6 +18,37 @@ WORD_LISTS = {"eng": "en", "fra": "fr", "deu": "de", "spa": "es", "por": "pt", "
               "nld": "nl"}
 
 
+#: Words of invoices and receipts that the general word lists lack, or have only in their own
+#: language: tax names, company forms, currencies and the field labels of every language the
+#: field extraction reads. Known whatever ``ocr.languages`` says, so that the corrector never
+#: "repairs" a label into the English word one letter away (``MwSt`` into ``Must``, generated
+#: seed 23) and a damaged one can be repaired into it.
+INVOICE_WORDS = frozenset({
+    "qty", "pcs", "incl", "excl", "inv", "amt", "subtotal", "gst", "sst", "vat", "tin",
+    "abn", "iban", "bic", "swift", "nr", "ref",
+    "rm", "myr", "usd", "eur", "pln", "gbp", "inr", "sgd", "chf",
+    "mwst", "ust", "ustid", "umsatzsteuer", "inkl", "zzgl", "netto", "brutto",
+    "nettobetrag", "bruttobetrag", "summe",
+    "zwischensumme", "gesamtbetrag", "rechnung", "rechnungsnummer", "rechnungsdatum",
+    "rechnungsbetrag",
+    "faelligkeitsdatum", "fälligkeitsdatum", "lieferdatum", "leistungsdatum",
+    "kundennummer", "skonto",
+    "facture", "tva", "ht", "ttc", "échéance", "echeance", "montant", "siret", "siren",
+    "règlement", "reglement",
+    "factuur", "factuurnummer", "factuurdatum", "btw", "totaal", "subtotaal", "vervaldatum",
+    "bedrag", "omschrijving",
+    "kvk", "betalen",
+    "factura", "fecha", "vencimiento", "importe", "nif", "cif", "imponible",
+    "fattura", "imponibile", "totale", "importo", "scadenza",
+    "fatura", "vencimento", "contribuinte", "emissão", "emissao", "líquido", "liquido",
+    "faktura", "faktury", "razem", "zapłaty", "zaplaty", "płatności", "platnosci",
+    "sprzedawca", "nabywca",
+    "wystawienia", "sprzedaży", "sprzedazy", "regon", "nip", "kwota", "wartość", "wartosc",
+    "jumlah", "tunai", "baki", "cukai", "invois", "resit", "tarikh", "sdn", "bhd", "berhad",
+    "kecil", "bersih", "keseluruhan",
+})
+
+
 class Lexicon:
     """Lower-case words with how often each occurs (the word list's counts, 0 when it has
     none); ``word in lexicon`` and ``frequency`` ignore case."""
@@ -37,7 +68,8 @@ class Lexicon:
 
 
 def load_lexicon(languages: str) -> Lexicon:
-    """The words of English and of every language of ``languages`` that has a word list."""
+    """The words of English and of every language of ``languages`` that has a word list, and
+    ``INVOICE_WORDS``."""
     codes = {"en"} | {WORD_LISTS[c] for c in languages.split("+") if c in WORD_LISTS}
     counts: dict[str, int] = {}
     folder = resources.files("spellchecker") / "resources"
@@ -47,4 +79,6 @@ def load_lexicon(languages: str) -> Lexicon:
             for word, count in json.load(f).items():
                 key = word.lower()
                 counts[key] = max(count, counts.get(key, 0))
+    for word in INVOICE_WORDS:
+        counts.setdefault(word, 0)
     return Lexicon(counts)

@@ -20,9 +20,9 @@ import pytest
 from inbox_ocr.bench.samples import write_sample
 from inbox_ocr.config import LlmSettings
 from inbox_ocr.correct import model
-from inbox_ocr.correct.confusion import find_suspects
+from inbox_ocr.correct.confusion import find_suspects, misread_alternatives
 from inbox_ocr.correct.corrector import ConfusionCorrector
-from inbox_ocr.correct.lexicon import load_lexicon
+from inbox_ocr.correct.lexicon import Lexicon, load_lexicon
 from inbox_ocr.correct.model import LlamaScorer, choose_gguf, resolve_model
 from inbox_ocr.correct.process import SupervisedCorrector
 from inbox_ocr.errors import ConfigError
@@ -443,9 +443,22 @@ def test_a_digit_becomes_a_letter_only_in_a_known_word() -> None:
     assert "PJU6A" not in proposed  # an address code: PJUGA is no word
     # Without a lexicon the confusion classes alone decide (and PJU6A would be tried).
     assert "PJU6A" in {s.token for s in find_suspects("PJU6A")}
-    # The document's languages (ocr.languages) add their word lists: "montant" is French.
-    assert "M0NTANT" not in {s.token for s in find_suspects("M0NTANT", english)}
-    assert "M0NTANT" in {s.token for s in find_suspects("M0NTANT", load_lexicon("eng+fra"))}
+    # The document's languages (ocr.languages) add their word lists: "commande" is French.
+    assert "C0MMANDE" not in {s.token for s in find_suspects("C0MMANDE", english)}
+    assert "C0MMANDE" in {s.token for s in find_suspects("C0MMANDE", load_lexicon("eng+fra"))}
+
+
+def test_invoice_labels_of_every_language_are_known_words_whatever_the_languages() -> None:
+    english = load_lexicon("eng")
+    # Generated seed 23: "MwSt" was no known word, so the corrector read it as "Must", one
+    # like-shaped letter away, and the German tax line lost its label.
+    assert misread_alternatives("MwSt", Lexicon({"must": 10})) == ("Must",)
+    assert "MwSt" in english and misread_alternatives("MwSt", english) == ()
+    for label in ("Rechnungsnummer", "Factuurnummer", "BTW", "TTC", "Fattura", "Jumlah",
+                  "Zwischensumme", "zapłaty"):
+        assert label in english, label
+    # A damaged label becomes the label: RapidOCR reads the Polish "ł" as "t".
+    assert misread_alternatives("zaptaty", english) == ("zaplaty",)
 
 
 def test_a_short_word_with_a_zero_for_an_o_is_tried_only_with_a_lexicon() -> None:
