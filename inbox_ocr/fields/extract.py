@@ -179,13 +179,13 @@ def _pick_dates(lines: Sequence[_Line], locale: Locale, today: date, put: _Put) 
         value = reading.value
         values = {r.value for _h, r in best if r.value is not None}
         if era is not None and earliest <= value < era[0]:
+            before = (f"{value.isoformat()} is before {era[1]} ({era[0].isoformat()}), which "
+                      "the document charges")
             year = _misread_year(reading, locale, today, era[0], latest)
-            problem = (f"before-tax-era: {value.isoformat()} is before "
-                       f"{era[1]} ({era[0].isoformat()}), which the document charges")
-            if year is not None:
-                problem = (f"confusable-year: read {reading.text!r} as {year.isoformat()}: "
-                           f"{value.isoformat()} is before {era[1]} "
-                           f"({era[0].isoformat()}), which the document charges")
+            if year is None:
+                problem = f"before-tax-era: {before}"
+            else:
+                problem = f"confusable-year: read {reading.text!r} as {year.isoformat()}: {before}"
                 value = year
         elif reading.problem is not None:
             problem = reading.problem  # e.g. split-year: the value is read, but not sure

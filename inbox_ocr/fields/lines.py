@@ -120,8 +120,7 @@ def _carried(token: str, chars: list[int], raw_tokens: list[re.Match[str]],
     if len(sources) == 1 and boxes:
         (x0, y0, x1, y1), t = boxes[0]
         width, span = x1 - x0, max(1, len(t.group(0)))
-        lo = min(c for c in chars if t.start() <= c < t.end()) - t.start()
-        hi = max(c for c in chars if t.start() <= c < t.end()) - t.start() + 1
+        lo, hi = min(chars) - t.start(), max(chars) - t.start() + 1  # all inside t
         box = (x0 + width * lo // span, y0, x0 + width * hi // span, y1)
     elif boxes:
         box = (min(b[0] for b, _t in boxes), min(b[1] for b, _t in boxes),
